@@ -1,0 +1,18 @@
+# The two commands of the README: `make dev` and `make test`.
+.PHONY: dev test bootstrap build bench lint
+
+dev:
+	bash scripts/dev.sh
+
+test:
+	bash scripts/test.sh
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+build: bootstrap
+	bash scripts/build-worker.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,9 @@
+//! MyFlashPlay's shared core: the data model, the Automerge document layout,
+//! the sync protocol and the client password prehash.
+//!
+//! **Invariant:** no I/O, no clock and no randomness of its own: callers pass
+//! time and random bytes in, so the same code runs natively, in the Worker
+//! and in the browser.
+#![warn(missing_docs)]
+
+pub mod prehash;
