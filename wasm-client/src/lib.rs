@@ -6,4 +6,7 @@
 //! and in the browser.
 #![warn(missing_docs)]
 
+pub mod document_id;
 pub mod prehash;
+
+pub use document_id::{DocumentId, DocumentIdError};

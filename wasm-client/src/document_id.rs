@@ -1,0 +1,139 @@
+//! Document ids as automerge-repo spells them: bs58check of 16 bytes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A document id: 16 bytes, shown as bs58check (what automerge-repo uses
+/// in `documentId` and in `automerge:` URLs).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocumentId([u8; 16]);
+
+/// Why a string is not a document id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentIdError {
+    /// Not base58, or the checksum does not match.
+    #[error("document id is not bs58check")]
+    NotBs58Check,
+    /// Decodes, but not to 16 bytes.
+    #[error("document id must hold 16 bytes, not {0}")]
+    WrongLength(usize),
+}
+
+impl DocumentId {
+    /// The longest bs58check form of 16 bytes is 28 characters; anything
+    /// longer is refused before decoding.
+    const MAX_TEXT_LEN: usize = 32;
+
+    /// From raw bytes (e.g. 16 random bytes the caller drew).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// A deterministic id: the first 16 bytes of SHA-256 over the parts,
+    /// each length-prefixed so that no two part lists collide. Devices that
+    /// derive a document from the same parts agree on its id offline.
+    pub fn derive(parts: &[&str]) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"myflashplay-doc-v1");
+        for p in parts {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p.as_bytes());
+        }
+        let digest = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest[..16]);
+        Self(out)
+    }
+
+    /// The 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// `automerge:<id>`, the URL form automerge-repo clients take.
+    pub fn url(&self) -> String {
+        format!("automerge:{self}")
+    }
+}
+
+impl std::str::FromStr for DocumentId {
+    type Err = DocumentIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.strip_prefix("automerge:").unwrap_or(s);
+        if s.is_empty() || s.len() > Self::MAX_TEXT_LEN {
+            return Err(DocumentIdError::NotBs58Check);
+        }
+        let bytes = bs58::decode(s)
+            .with_check(None)
+            .into_vec()
+            .map_err(|_| DocumentIdError::NotBs58Check)?;
+        let arr: [u8; 16] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| DocumentIdError::WrongLength(bytes.len()))?;
+        Ok(Self(arr))
+    }
+}
+
+impl fmt::Display for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&bs58::encode(self.0).with_check().into_string())
+    }
+}
+
+impl fmt::Debug for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocumentId({self})")
+    }
+}
+
+impl Serialize for DocumentId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocumentId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let id = DocumentId::from_bytes([7; 16]);
+        let s = id.to_string();
+        assert_eq!(s.parse::<DocumentId>().unwrap(), id);
+        assert_eq!(id.url().parse::<DocumentId>().unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_bad_checksum_and_length() {
+        let s = DocumentId::from_bytes([1; 16]).to_string();
+        let mut bad = s.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'2' { b'3' } else { b'2' };
+        assert!(String::from_utf8(bad).unwrap().parse::<DocumentId>().is_err());
+        let short = bs58::encode([1u8; 8]).with_check().into_string();
+        assert_eq!(
+            short.parse::<DocumentId>(),
+            Err(DocumentIdError::WrongLength(8))
+        );
+        assert!("0OIl".parse::<DocumentId>().is_err());
+        assert!("".parse::<DocumentId>().is_err());
+        assert!("x".repeat(1000).parse::<DocumentId>().is_err());
+    }
+
+    #[test]
+    fn derive_is_stable_and_separated() {
+        assert_eq!(DocumentId::derive(&["a", "b"]), DocumentId::derive(&["a", "b"]));
+        assert_ne!(DocumentId::derive(&["ab", ""]), DocumentId::derive(&["a", "b"]));
+    }
+}
