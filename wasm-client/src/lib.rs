@@ -10,8 +10,11 @@ pub mod document_id;
 pub mod layout;
 pub mod model;
 pub mod prehash;
+pub mod replica;
+pub mod sm2;
 
 pub use document_id::{DocumentId, DocumentIdError};
+pub use replica::{Replica, ReplicaError};
 
 /// A replica's documents: every Automerge document of one user it holds,
 /// by id. Deterministic iteration order keeps sync and exports stable.

@@ -14,7 +14,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT};
 
 /// The actor of every genesis change. Never used for anything else.
-const GENESIS_ACTOR: [u8; 16] = *b"myflashplay-gen1";
+pub(crate) const GENESIS_ACTOR: [u8; 16] = *b"myflashplay-gen1";
 
 /// A new document holding only the genesis change of `kind`, with
 /// `actor` set for the caller's own edits.
