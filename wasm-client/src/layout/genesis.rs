@@ -11,7 +11,7 @@
 
 use super::{DocKind, SCHEMA};
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT};
+use automerge::{ActorId, Automerge, AutomergeError, ObjType, ReadDoc, ROOT};
 
 /// The actor of every genesis change. Never used for anything else.
 pub(crate) const GENESIS_ACTOR: [u8; 16] = *b"myflashplay-gen1";
@@ -57,10 +57,48 @@ pub fn create(kind: DocKind, key: &str, actor: ActorId) -> Result<Automerge, Aut
     Ok(doc)
 }
 
+/// Writes a deck's first markdown as a deterministic change when `doc`
+/// holds nothing but its genesis: the actor is derived from the deck id and
+/// the text, the time is 0. Two devices that create the same deck with the
+/// same text offline (the same localStorage imported twice) then write the
+/// very same change, stored once, instead of two concurrent inserts that
+/// would double the text. Returns whether it wrote.
+pub fn initial_markdown(
+    doc: &mut Automerge,
+    deck_id: &str,
+    text: &str,
+) -> Result<bool, AutomergeError> {
+    let heads = doc.get_heads();
+    let genesis_only = heads.len() == 1
+        && doc
+            .get_change_by_hash(&heads[0])
+            .is_some_and(|c| c.actor_id() == &ActorId::from(GENESIS_ACTOR.as_slice()));
+    let Some((_, md)) = doc.get(ROOT, "markdown")? else {
+        return Ok(false);
+    };
+    if !genesis_only || text.is_empty() || doc.length(&md) != 0 {
+        return Ok(false);
+    }
+    let own = doc.get_actor().clone();
+    let content = crate::DocumentId::derive(&["deck-markdown", deck_id, text]);
+    doc.set_actor(ActorId::from(content.as_bytes().as_slice()));
+    let mut tx = doc.transaction();
+    let written = super::markdown::update(&mut tx, &md, text);
+    match written {
+        Ok(()) => {
+            tx.commit_with(CommitOptions::default().with_time(0));
+        }
+        Err(_) => {
+            tx.rollback();
+        }
+    }
+    doc.set_actor(own);
+    written.map(|()| true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::ReadDoc;
 
     #[test]
     fn same_kind_and_key_give_the_same_change() {
@@ -75,7 +113,6 @@ mod tests {
 
     #[test]
     fn two_independent_copies_merge_without_conflicts() {
-        use automerge::transaction::Transactable;
         let mut a = create(DocKind::Deck, "d1", ActorId::from([1u8; 16].as_slice())).unwrap();
         let mut b = create(DocKind::Deck, "d1", ActorId::from([2u8; 16].as_slice())).unwrap();
         for (doc, text, card) in [(&mut a, "one\n", "c1"), (&mut b, "two\n", "c2")] {
@@ -95,5 +132,24 @@ mod tests {
         assert!(text == "one\ntwo\n" || text == "two\none\n", "{text}");
         let (_, base) = a.get(ROOT, "progressBase").unwrap().unwrap();
         assert_eq!(a.keys(&base).count(), 2);
+    }
+
+    #[test]
+    fn same_first_markdown_is_one_change_different_is_two() {
+        let actor = |n: u8| ActorId::from([n; 16].as_slice());
+        let mut a = create(DocKind::Deck, "d1", actor(1)).unwrap();
+        let mut b = create(DocKind::Deck, "d1", actor(2)).unwrap();
+        assert!(initial_markdown(&mut a, "d1", "2+2 :: 4\n").unwrap());
+        assert!(initial_markdown(&mut b, "d1", "2+2 :: 4\n").unwrap());
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.get_actor(), &actor(1));
+        a.merge(&mut b).unwrap();
+        let (_, md) = a.get(ROOT, "markdown").unwrap().unwrap();
+        assert_eq!(a.text(&md).unwrap(), "2+2 :: 4\n");
+        // Not on a document that already has edits.
+        assert!(!initial_markdown(&mut a, "d1", "other").unwrap());
+        let mut c = create(DocKind::Deck, "d1", actor(3)).unwrap();
+        assert!(initial_markdown(&mut c, "d1", "1+1 :: 2\n").unwrap());
+        assert_ne!(c.get_heads(), b.get_heads());
     }
 }

@@ -1,7 +1,7 @@
 //! Deck edits: create, update, edit markdown, delete.
 
 use super::{get_bool, obj_at, top, EditCx, Replica, ReplicaError};
-use crate::layout::{self, json, markdown, DocKind};
+use crate::layout::{self, genesis, json, markdown, DocKind};
 use crate::model::{self, limits, Deck};
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
@@ -33,6 +33,9 @@ impl Replica {
         }
         let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
         self.ensure_doc(DocKind::Deck, &deck_id, doc_id)?;
+        if let (Some(doc), Some(md)) = (self.docs.get_mut(&doc_id), &parsed.markdown) {
+            genesis::initial_markdown(doc, &deck_id, md)?;
+        }
         let fields = deck.as_object().cloned().unwrap_or_default();
         self.edit(doc_id, |tx, cx| {
             write_deck_fields(tx, cx, &fields, true)?;

@@ -12,7 +12,9 @@
 //!   `totalPoints`) are kept as imported, not recomputed;
 //! - `mdoc_<id>_backup_<n>` keys and unknown keys are not imported;
 //! - a deck goes to `mdoc_<id>` when it has markdown and to
-//!   `myflashplay_decks` when it has parsed `cards`.
+//!   `myflashplay_decks` when it has parsed `cards`;
+//! - a markdown-only deck gets the app's default metadata and settings,
+//!   with `createdAt` = its index `lastModified`.
 
 use super::{top, Replica, ReplicaError};
 use crate::layout::json;
@@ -160,7 +162,11 @@ impl Replica {
             let entry = index.iter().find(|e| e["id"].as_str() == Some(id.as_str()));
             let deck = decks.entry(id.clone()).or_insert_with(|| {
                 let mut metadata = Map::new();
+                // The snapshot has no creation date for these decks; the
+                // last change is the best deterministic stand-in (importing
+                // one snapshot on two devices then gives equal decks).
                 if let Some(lm) = entry.and_then(|e| e.get("lastModified")) {
+                    metadata.insert("createdAt".into(), lm.clone());
                     metadata.insert("lastModified".into(), lm.clone());
                 }
                 metadata.insert("source".into(), json!("imported"));

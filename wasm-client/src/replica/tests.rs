@@ -342,3 +342,19 @@ fn sessions_are_sharded_by_month() {
     // root + 3 decks + 2 months
     assert_eq!(a.docs().len(), 6);
 }
+
+#[test]
+fn the_same_snapshot_imported_on_two_devices_is_not_doubled() {
+    let (mut a, mut b) = (device(1), device(2));
+    a.import_local_storage(&sample()).unwrap();
+    b.set_now(1_790_000_555_000);
+    b.import_local_storage(&sample()).unwrap();
+    let alone = a.export().unwrap();
+    merge(&mut a, &mut b);
+    let merged = a.export().unwrap();
+    assert_eq!(merged, b.export().unwrap());
+    assert_eq!(merged["decks"], alone["decks"]);
+    assert_eq!(merged["progress"], alone["progress"]);
+    assert_eq!(merged["sessions"], alone["sessions"]);
+    assert_eq!(merged["starred"], alone["starred"]);
+}
