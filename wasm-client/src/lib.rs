@@ -12,6 +12,7 @@ pub mod model;
 pub mod prehash;
 pub mod replica;
 pub mod sm2;
+pub mod sync;
 
 pub use document_id::{DocumentId, DocumentIdError};
 pub use replica::{Replica, ReplicaError};
