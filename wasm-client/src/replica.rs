@@ -156,16 +156,29 @@ impl Replica {
     }
 
     /// The document `id`, created from its genesis if this device lacks it.
+    /// An empty document (a placeholder a sync driver made before any
+    /// change arrived) counts as missing: writing into it without genesis
+    /// would create objects that conflict with everyone else's.
     fn ensure_doc(&mut self, kind: DocKind, key: &str, id: DocumentId) -> Result<(), ReplicaError> {
-        if !self.docs.contains_key(&id) {
-            let doc = genesis::create(kind, key, self.actor.clone())?;
+        if self.docs.get(&id).is_none_or(Automerge::is_empty) {
+            let mut doc = genesis::create(kind, key, self.actor.clone())?;
+            if let Some(mut placeholder) = self.docs.remove(&id) {
+                doc.merge(&mut placeholder)?;
+            }
             self.docs.insert(id, doc);
         }
         Ok(())
     }
 
-    fn doc(&self, id: &DocumentId) -> Option<&Automerge> {
-        self.docs.get(id)
+    /// A document of `kind` held here; `None` when absent or not (yet)
+    /// of that kind, e.g. a placeholder still waiting for its changes.
+    fn doc_of(&self, id: &DocumentId, kind: DocKind) -> Result<Option<&Automerge>, ReplicaError> {
+        Ok(match self.docs.get(id) {
+            Some(doc) if get_str(doc, &ROOT, "kind")?.as_deref() == Some(kind.as_str()) => {
+                Some(doc)
+            }
+            _ => None,
+        })
     }
 
     fn root(&self) -> Result<&Automerge, ReplicaError> {

@@ -194,7 +194,7 @@ impl Replica {
         &self,
         doc_id: crate::DocumentId,
     ) -> Result<Option<Value>, ReplicaError> {
-        let Some(doc) = self.doc(&doc_id) else {
+        let Some(doc) = self.doc_of(&doc_id, DocKind::Deck)? else {
             return Ok(None);
         };
         let mut out = Map::new();
@@ -226,7 +226,7 @@ impl Replica {
 
     /// Whether a deck document carries the tombstone.
     pub(super) fn deck_doc_deleted(&self, doc_id: crate::DocumentId) -> Result<bool, ReplicaError> {
-        Ok(match self.doc(&doc_id) {
+        Ok(match self.doc_of(&doc_id, DocKind::Deck)? {
             Some(doc) => get_bool(doc, &ROOT, "deleted")?.unwrap_or(false),
             None => false,
         })

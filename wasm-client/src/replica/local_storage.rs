@@ -18,7 +18,9 @@
 
 use super::{top, Replica, ReplicaError};
 use crate::layout::json;
-use crate::model::limits;
+use crate::model::{
+    self, limits, timestamp, AchievementProgress, CardProgress, Deck, GameSession, UserPreferences,
+};
 use automerge::ObjType;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -65,6 +67,44 @@ fn array_of<'a>(key: &str, v: &'a Value, field: &str) -> Result<&'a [Value], Rep
     }
 }
 
+/// Checks every value of a snapshot before any is written, so a bad
+/// snapshot leaves the replica as it was.
+fn validate_all(
+    prefs: &Option<Value>,
+    decks: &[Value],
+    progress: &Option<Value>,
+    scores: &Option<Value>,
+    achievements: &Option<Value>,
+    starred: &[String],
+) -> Result<(), ReplicaError> {
+    if let Some(p) = prefs {
+        model::parse::<UserPreferences>("preferences", p)?;
+    }
+    for deck in decks {
+        model::parse::<Deck>("deck", deck)?;
+    }
+    if let Some(Value::Object(cards)) = progress.as_ref().and_then(|p| p.get("cardProgress")) {
+        for card in cards.values() {
+            model::parse::<CardProgress>("progress", card)?;
+        }
+    }
+    if let Some(s) = scores {
+        for session in array_of(SCORES, s, "sessions")? {
+            let parsed: GameSession = model::parse("session", session)?;
+            timestamp::month_of("session.startTime", &parsed.start_time)?;
+        }
+    }
+    if let Some(a) = achievements {
+        for achievement in array_of(ACHIEVEMENTS, a, "achievements")? {
+            model::parse::<AchievementProgress>("achievement", achievement)?;
+        }
+    }
+    for id in starred {
+        limits::check_required("starred[]", id, limits::MAX_ID_BYTES)?;
+    }
+    Ok(())
+}
+
 impl Replica {
     /// Imports a localStorage snapshot (a one-time migration: importing
     /// the same snapshot again after new reviews would count its numbers
@@ -88,9 +128,7 @@ impl Replica {
         if decks.len() > limits::MAX_DECKS {
             return Err(ReplicaError::TooManyDecks);
         }
-        for deck in &decks {
-            crate::model::parse::<crate::model::Deck>("deck", deck)?;
-        }
+        validate_all(&prefs, &decks, &progress, &scores, &achievements, &starred)?;
         if let Some(p) = &prefs {
             self.merge_preferences(p)?;
         }

@@ -54,7 +54,7 @@ impl Replica {
         }
         let doc_id = layout::deck_doc_id(&self.user_id, &review.deck_id);
         match self.deck_entry(&review.deck_id)? {
-            Some(e) if !e.deleted && self.docs.contains_key(&doc_id) => {}
+            Some(e) if !e.deleted && self.doc_of(&doc_id, layout::DocKind::Deck)?.is_some() => {}
             _ => return Err(ReplicaError::DeckNotFound(review.deck_id.clone())),
         }
         self.edit(doc_id, |tx, cx| {
@@ -347,7 +347,7 @@ pub(super) fn progress_of_all(
             continue;
         }
         let doc_id = layout::deck_doc_id(&replica.user_id, &deck_id);
-        let Some(doc) = replica.doc(&doc_id) else {
+        let Some(doc) = replica.doc_of(&doc_id, layout::DocKind::Deck)? else {
             continue;
         };
         if live_only && replica.deck_doc_deleted(doc_id)? {

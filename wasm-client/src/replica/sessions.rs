@@ -37,7 +37,7 @@ impl Replica {
         let mut out = Map::new();
         for month in root.keys(&months) {
             let doc_id = layout::sessions_doc_id(&self.user_id, &month);
-            let Some(doc) = self.doc(&doc_id) else {
+            let Some(doc) = self.doc_of(&doc_id, DocKind::Sessions)? else {
                 continue;
             };
             let sessions = top(doc, "sessions", ObjType::Map, doc_id)?;

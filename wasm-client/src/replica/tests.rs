@@ -358,3 +358,34 @@ fn the_same_snapshot_imported_on_two_devices_is_not_doubled() {
     assert_eq!(merged["sessions"], alone["sessions"]);
     assert_eq!(merged["starred"], alone["starred"]);
 }
+
+#[test]
+fn a_bad_snapshot_imports_nothing() {
+    let mut a = device(1);
+    let before = a.export().unwrap();
+    let mut snapshot = sample();
+    let scores =
+        snapshot["myflashplay_scores"].replace("\"mode\": \"memory\"", "\"mode\": \"chess\"");
+    snapshot.insert("myflashplay_scores".into(), scores);
+    assert!(a.import_local_storage(&snapshot).is_err());
+    snapshot.insert("myflashplay_progress".into(), "{not json".into());
+    assert!(matches!(
+        a.import_local_storage(&snapshot),
+        Err(ReplicaError::LocalStorage { .. })
+    ));
+    assert_eq!(a.export().unwrap(), before);
+}
+
+#[test]
+fn an_empty_placeholder_document_is_replaced_by_genesis() {
+    let (mut a, mut b) = (device(1), device(2));
+    a.create_deck(&math_deck()).unwrap();
+    // b learned of the deck's document but none of its changes yet.
+    let id = crate::layout::deck_doc_id("user-1", "d1");
+    b.docs_mut().insert(id, automerge::Automerge::new());
+    b.create_deck(&math_deck()).unwrap();
+    merge(&mut a, &mut b);
+    let doc = &a.docs()[&id];
+    assert_eq!(doc.get_all(automerge::ROOT, "markdown").unwrap().len(), 1);
+    assert_eq!(a.export().unwrap()["decks"]["d1"]["markdown"], "2+2 :: 4\n");
+}
