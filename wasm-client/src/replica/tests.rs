@@ -389,3 +389,34 @@ fn an_empty_placeholder_document_is_replaced_by_genesis() {
     assert_eq!(doc.get_all(automerge::ROOT, "markdown").unwrap().len(), 1);
     assert_eq!(a.export().unwrap()["decks"]["d1"]["markdown"], "2+2 :: 4\n");
 }
+
+#[test]
+fn a_full_app_deck_round_trips_with_unknown_fields() {
+    let mut a = device(1);
+    let deck = json!({
+        "id": "d9", "name": "Colors", "description": "Learn colors", "emoji": "🎨",
+        "cards": [{"id": "c1", "front": "red", "back": "rojo", "type": "simple",
+                   "metadata": {"difficulty": "easy", "tags": []}, "sparkle": true}],
+        "metadata": {"createdAt": "2026-10-01T08:00:00.000Z", "lastModified": "2026-10-02T08:00:00.000Z",
+                     "lastPlayed": "2026-10-03T08:00:00.000Z", "playCount": 4, "source": "template",
+                     "originalMarkdown": "red :: rojo", "tags": ["es"], "difficulty": "intermediate",
+                     "estimatedTime": 5, "futureField": {"x": 1.5}},
+        "settings": {"shuffleCards": false, "repeatIncorrect": true, "studyMode": "sequential"},
+        "markdown": "red :: rojo\n",
+        "folder": "languages"
+    });
+    a.create_deck(&deck).unwrap();
+    let exported = &a.export().unwrap()["decks"]["d9"];
+    assert_eq!(exported, &deck);
+    let typed: crate::model::Deck = crate::model::parse("deck", exported).unwrap();
+    assert_eq!(typed.extra["folder"], "languages");
+    a.update_deck("d9", json!({"folder": "spanish", "metadata": {"playCount": 5}}).as_object().unwrap())
+        .unwrap();
+    let exported = &a.export().unwrap()["decks"]["d9"];
+    assert_eq!(exported["folder"], "spanish");
+    assert_eq!(exported["metadata"]["playCount"], 5);
+    assert_eq!(exported["metadata"]["futureField"], json!({"x": 1.5}));
+    assert!(a
+        .update_deck("d9", json!({"settings": {"studyMode": "backwards"}}).as_object().unwrap())
+        .is_err());
+}
