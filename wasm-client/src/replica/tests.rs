@@ -410,13 +410,23 @@ fn a_full_app_deck_round_trips_with_unknown_fields() {
     assert_eq!(exported, &deck);
     let typed: crate::model::Deck = crate::model::parse("deck", exported).unwrap();
     assert_eq!(typed.extra["folder"], "languages");
-    a.update_deck("d9", json!({"folder": "spanish", "metadata": {"playCount": 5}}).as_object().unwrap())
-        .unwrap();
+    a.update_deck(
+        "d9",
+        json!({"folder": "spanish", "metadata": {"playCount": 5}})
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
     let exported = &a.export().unwrap()["decks"]["d9"];
     assert_eq!(exported["folder"], "spanish");
     assert_eq!(exported["metadata"]["playCount"], 5);
     assert_eq!(exported["metadata"]["futureField"], json!({"x": 1.5}));
     assert!(a
-        .update_deck("d9", json!({"settings": {"studyMode": "backwards"}}).as_object().unwrap())
+        .update_deck(
+            "d9",
+            json!({"settings": {"studyMode": "backwards"}})
+                .as_object()
+                .unwrap()
+        )
         .is_err());
 }
