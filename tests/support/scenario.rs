@@ -137,6 +137,7 @@ impl World {
         }
         device.replica =
             Replica::from_docs(USER, &device.actor, docs).map_err(|e| e.to_string())?;
+        self.server.forget_device(name);
         Ok(())
     }
 

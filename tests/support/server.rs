@@ -17,6 +17,9 @@ pub trait ServerHarness {
     /// side has anything to send, documents the device lacks included.
     /// Returns whether anything changed on either side.
     fn sync_device(&mut self, device: &str, docs: &mut Docs) -> Result<bool, String>;
+    /// Forgets what the server side kept about a device's sync session
+    /// (the device restarted and lost its in-memory sync state).
+    fn forget_device(&mut self, device: &str);
     /// Drops the in-memory state and reloads from storage.
     fn restart(&mut self) -> Result<(), String>;
     /// Compacts every document's storage.
@@ -87,6 +90,8 @@ impl ServerHarness for MemoryServer {
         }
         Ok(changed)
     }
+
+    fn forget_device(&mut self, _device: &str) {}
 
     fn restart(&mut self) -> Result<(), String> {
         self.live.clear();
