@@ -6,9 +6,6 @@ mod account;
 mod http;
 mod user_store;
 
-pub use account::Account;
-pub use user_store::UserStore;
-
 use crate::api_error::{ApiError, ErrorCode};
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
@@ -37,8 +34,7 @@ async fn route(req: Request, env: Env) -> std::result::Result<Response, ApiError
 async fn health(env: &Env) -> std::result::Result<Response, ApiError> {
     let stub = env
         .durable_object(user_store::BINDING)
-        .and_then(|ns| ns.id_from_name(HEALTH_OBJECT))
-        .and_then(|id| id.get_stub())
+        .and_then(|ns| ns.id_from_name(HEALTH_OBJECT)?.get_stub())
         .map_err(http::internal)?;
     let mut answer = stub
         .fetch_with_str("https://user-store/internal/health")

@@ -3,7 +3,7 @@
 
 use super::http;
 use crate::api_error::{ApiError, ErrorCode};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use worker::{durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 #[durable_object]
 pub struct Account {

@@ -2,7 +2,7 @@
 //! sessions and sync state in its SQLite storage.
 
 use super::http;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use worker::{durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 /// The binding name in `wrangler.toml`.
 pub(crate) const BINDING: &str = "USER_STORE";
