@@ -120,7 +120,10 @@ mod tests {
         let mut bad = s.clone().into_bytes();
         let last = bad.len() - 1;
         bad[last] = if bad[last] == b'2' { b'3' } else { b'2' };
-        assert!(String::from_utf8(bad).unwrap().parse::<DocumentId>().is_err());
+        assert!(String::from_utf8(bad)
+            .unwrap()
+            .parse::<DocumentId>()
+            .is_err());
         let short = bs58::encode([1u8; 8]).with_check().into_string();
         assert_eq!(
             short.parse::<DocumentId>(),
@@ -133,7 +136,13 @@ mod tests {
 
     #[test]
     fn derive_is_stable_and_separated() {
-        assert_eq!(DocumentId::derive(&["a", "b"]), DocumentId::derive(&["a", "b"]));
-        assert_ne!(DocumentId::derive(&["ab", ""]), DocumentId::derive(&["a", "b"]));
+        assert_eq!(
+            DocumentId::derive(&["a", "b"]),
+            DocumentId::derive(&["a", "b"])
+        );
+        assert_ne!(
+            DocumentId::derive(&["ab", ""]),
+            DocumentId::derive(&["a", "b"])
+        );
     }
 }

@@ -44,7 +44,9 @@ pub fn is_prehash(s: &str) -> bool {
     s.len() == 43
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && URL_SAFE_NO_PAD.decode(s).is_ok_and(|v| v.len() == OUTPUT_LEN)
+        && URL_SAFE_NO_PAD
+            .decode(s)
+            .is_ok_and(|v| v.len() == OUTPUT_LEN)
 }
 
 #[cfg(test)]
