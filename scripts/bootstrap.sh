@@ -30,7 +30,10 @@ fi
 if [ ! -x node_modules/.bin/wrangler ] || [ package.json -nt node_modules/.stamp ] \
    || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.stamp ]; }; then
   say "installing npm dev dependencies"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  # `npm install` (which keeps the locked versions) rather than `npm ci`:
+  # npm 11 writes locks without cbor-extract's per-platform optional
+  # packages, and `npm ci` then refuses its own lock.
+  npm install --no-audit --no-fund
   touch node_modules/.stamp
 fi
 
