@@ -1,5 +1,6 @@
-//! Refresh tokens: 256 random bits, stored only as a SHA-256 hash, rotated
-//! on every use. The token names its user and session so the Worker can
+//! Opaque secrets handed to clients: refresh tokens (rotated on every use)
+//! and WebSocket tickets (single use, 60 s). 256 random bits, stored only as
+//! a SHA-256 hash. The token names its user and session so the Worker can
 //! route it to the right `UserStore` without a lookup table.
 
 use super::AuthError;
@@ -8,11 +9,33 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-const PREFIX: &str = "mfr1";
+/// What an opaque token is for; each kind has its own prefix, so one can
+/// never be used as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `mfr1`: a refresh token.
+    Refresh,
+    /// `mft1`: a single-use WebSocket ticket.
+    Ticket,
+}
+
+impl TokenKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Refresh => "mfr1",
+            Self::Ticket => "mft1",
+        }
+    }
+}
 
 /// A parsed refresh token.
+pub type RefreshToken = OpaqueToken;
+
+/// A parsed refresh token or ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
+pub struct OpaqueToken {
+    /// What the token is for.
+    pub kind: TokenKind,
     /// The user whose `UserStore` holds the session.
     pub user_id: Uuid,
     /// The session it refreshes.
@@ -20,30 +43,45 @@ pub struct RefreshToken {
     secret: [u8; 32],
 }
 
-impl RefreshToken {
-    /// A new token for a session from 32 random bytes.
+impl OpaqueToken {
+    /// A new refresh token for a session from 32 random bytes.
     pub fn new(user_id: Uuid, session_id: &str, secret: [u8; 32]) -> Self {
+        Self::of_kind(TokenKind::Refresh, user_id, session_id, secret)
+    }
+
+    /// A new token of `kind` for a session from 32 random bytes.
+    pub fn of_kind(kind: TokenKind, user_id: Uuid, session_id: &str, secret: [u8; 32]) -> Self {
         Self {
+            kind,
             user_id,
             session_id: session_id.to_owned(),
             secret,
         }
     }
 
-    /// `mfr1.<user id>.<session id>.<secret>`; opaque to clients.
+    /// `<prefix>.<user id>.<session id>.<secret>`; opaque to clients.
     pub fn encode(&self) -> String {
         format!(
-            "{PREFIX}.{}.{}.{}",
+            "{}.{}.{}.{}",
+            self.kind.prefix(),
             self.user_id.simple(),
             self.session_id,
             URL_SAFE_NO_PAD.encode(self.secret)
         )
     }
 
-    /// Parses what [`RefreshToken::encode`] wrote; anything else is invalid.
+    /// Parses a refresh token; anything else is invalid.
     pub fn parse(s: &str) -> Result<Self, AuthError> {
+        Self::parse_kind(TokenKind::Refresh, s)
+    }
+
+    /// Parses what [`OpaqueToken::encode`] wrote for `kind`.
+    pub fn parse_kind(kind: TokenKind, s: &str) -> Result<Self, AuthError> {
+        if s.len() > 160 {
+            return Err(AuthError::InvalidToken);
+        }
         let mut parts = s.split('.');
-        let (Some(PREFIX), Some(user), Some(session), Some(secret), None) = (
+        let (Some(prefix), Some(user), Some(session), Some(secret), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -52,6 +90,9 @@ impl RefreshToken {
         ) else {
             return Err(AuthError::InvalidToken);
         };
+        if prefix != kind.prefix() {
+            return Err(AuthError::InvalidToken);
+        }
         let user_id = Uuid::try_parse(user).map_err(|_| AuthError::InvalidToken)?;
         if !super::session_id::is_session_id(session) {
             return Err(AuthError::InvalidToken);
@@ -62,6 +103,7 @@ impl RefreshToken {
             .and_then(|v| v.try_into().ok())
             .ok_or(AuthError::InvalidToken)?;
         Ok(Self {
+            kind,
             user_id,
             session_id: session.to_owned(),
             secret,
@@ -94,6 +136,18 @@ mod tests {
         assert_eq!(parsed, t);
         assert_eq!(parsed.hash(), t.hash());
         assert_eq!(t.hash().len(), 64);
+    }
+
+    #[test]
+    fn kinds_do_not_mix() {
+        let uid = Uuid::from_u128(7);
+        let sid = "s_0123456789abcdef0123456789abcdef";
+        let ticket = OpaqueToken::of_kind(TokenKind::Ticket, uid, sid, [1; 32]).encode();
+        assert!(ticket.starts_with("mft1."));
+        assert!(OpaqueToken::parse(&ticket).is_err());
+        assert!(OpaqueToken::parse_kind(TokenKind::Ticket, &ticket).is_ok());
+        let refresh = OpaqueToken::new(uid, sid, [1; 32]).encode();
+        assert!(OpaqueToken::parse_kind(TokenKind::Ticket, &refresh).is_err());
     }
 
     #[test]
