@@ -14,9 +14,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
@@ -30,7 +30,10 @@ fi
 if [ ! -x node_modules/.bin/wrangler ] || [ package.json -nt node_modules/.stamp ] \
    || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.stamp ]; }; then
   say "installing npm dev dependencies"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  # `npm install` (which keeps the locked versions) rather than `npm ci`:
+  # npm 11 writes locks without cbor-extract's per-platform optional
+  # packages, and `npm ci` then refuses its own lock.
+  npm install --no-audit --no-fund
   touch node_modules/.stamp
 fi
 

@@ -176,3 +176,77 @@ mod tests {
         assert_eq!(v["error"]["message"], "quote \" and\nnewline");
     }
 }
+
+impl ErrorCode {
+    /// The code for its wire string (used when a Durable Object's error
+    /// answer is relayed by the Worker).
+    pub fn parse(s: &str) -> Option<Self> {
+        use ErrorCode::*;
+        [
+            BadRequest,
+            InvalidJson,
+            ValidationFailed,
+            Unauthorized,
+            InvalidToken,
+            TokenExpired,
+            InvalidCredentials,
+            Forbidden,
+            NotFound,
+            MethodNotAllowed,
+            EmailTaken,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            RateLimited,
+            Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as A;
+        let code = match &e {
+            A::InvalidJson(_) => ErrorCode::InvalidJson,
+            A::Validation(_) => ErrorCode::ValidationFailed,
+            A::Unauthorized => ErrorCode::Unauthorized,
+            A::InvalidToken => ErrorCode::InvalidToken,
+            A::TokenExpired => ErrorCode::TokenExpired,
+            A::InvalidCredentials => ErrorCode::InvalidCredentials,
+            A::EmailTaken => ErrorCode::EmailTaken,
+            A::RateLimited(secs) => return ApiError::rate_limited(*secs),
+            A::SessionNotFound => ErrorCode::NotFound,
+            A::Misconfigured(_) | A::Internal(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod mapping_tests {
+    use super::*;
+    use crate::auth::AuthError;
+
+    #[test]
+    fn every_code_parses_back() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::EmailTaken,
+            ErrorCode::RateLimited,
+        ] {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("nope"), None);
+    }
+
+    #[test]
+    fn auth_errors_map_to_contract_codes() {
+        let e: ApiError = AuthError::RateLimited(42).into();
+        assert_eq!((e.status(), e.retry_after), (429, Some(42)));
+        let e: ApiError = AuthError::InvalidCredentials.into();
+        assert_eq!((e.status(), e.code.as_str()), (401, "invalid_credentials"));
+        let e: ApiError = AuthError::Validation("x".into()).into();
+        assert_eq!(e.code, ErrorCode::ValidationFailed);
+    }
+}

@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod auth;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -3,11 +3,13 @@
 //! parses requests, calls the sans-IO core and writes responses.
 
 mod account;
+mod accounts_api;
+mod config;
+mod cors;
 mod http;
+mod random;
+mod rpc;
 mod user_store;
-
-pub use account::Account;
-pub use user_store::UserStore;
 
 use crate::api_error::{ApiError, ErrorCode};
 use worker::{event, Context, Env, Method, Request, Response, Result};
@@ -17,37 +19,81 @@ const HEALTH_OBJECT: &str = "health";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let outcome = route(req, env).await;
-    Ok(match outcome {
-        Ok(response) => response,
-        Err(err) => http::error_response(&err),
-    })
+    let origin = req.headers().get("origin").ok().flatten();
+    let allowed = cors::allowed_origin(&env, origin.as_deref());
+    let outcome = if req.method() == Method::Options {
+        cors::preflight(allowed.as_deref())
+    } else {
+        route(req, &env).await
+    };
+    let response = outcome.unwrap_or_else(|err| http::error_response(&err));
+    Ok(cors::decorate(response, allowed.as_deref()))
 }
 
-async fn route(req: Request, env: Env) -> std::result::Result<Response, ApiError> {
+async fn route(mut req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
     let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Get, "/health") => health(&env).await,
-        (_, "/health") => Err(method_not_allowed()),
-        _ => Err(ApiError::new(ErrorCode::NotFound, "no such route")),
+    let method = req.method();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let allow = |methods: &[Method]| -> std::result::Result<(), ApiError> {
+        if methods.contains(&method) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method:?} is not allowed on {path}"),
+            ))
+        }
+    };
+    match segments.as_slice() {
+        ["health"] => {
+            allow(&[Method::Get])?;
+            health(env).await
+        }
+        ["auth", op] => {
+            let method_ok = match *op {
+                "register" | "login" | "refresh" | "logout" => &[Method::Post][..],
+                "validate" => &[Method::Get][..],
+                _ => return Err(not_found()),
+            };
+            allow(method_ok)?;
+            accounts_api::auth(op, &mut req, env).await
+        }
+        ["user", "profile"] => {
+            allow(&[Method::Get, Method::Put])?;
+            accounts_api::profile(&mut req, env).await
+        }
+        ["user", "sessions"] => {
+            allow(&[Method::Get])?;
+            accounts_api::list_sessions(&req, env).await
+        }
+        ["user", "sessions", id] => {
+            allow(&[Method::Delete])?;
+            accounts_api::revoke_session(&req, env, id).await
+        }
+        ["user", "password"] => {
+            allow(&[Method::Post])?;
+            accounts_api::change_password(&mut req, env).await
+        }
+        ["user", "account"] => {
+            allow(&[Method::Delete])?;
+            accounts_api::delete_account(&mut req, env).await
+        }
+        ["user", "export"] => {
+            allow(&[Method::Get])?;
+            accounts_api::export(&req, env).await
+        }
+        _ => Err(not_found()),
     }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 /// Answers only after a round trip into a `UserStore` object's SQLite.
 async fn health(env: &Env) -> std::result::Result<Response, ApiError> {
-    let stub = env
-        .durable_object(user_store::BINDING)
-        .and_then(|ns| ns.id_from_name(HEALTH_OBJECT))
-        .and_then(|id| id.get_stub())
-        .map_err(http::internal)?;
-    let mut answer = stub
-        .fetch_with_str("https://user-store/internal/health")
-        .await
-        .map_err(http::internal)?;
-    if answer.status_code() != 200 {
-        return Err(ApiError::new(ErrorCode::Internal, "storage probe failed"));
-    }
-    let probe: serde_json::Value = answer.json().await.map_err(http::internal)?;
+    let stub = rpc::stub(env, user_store::BINDING, HEALTH_OBJECT)?;
+    let probe: serde_json::Value = rpc::call(&stub, "internal/health", &()).await?;
     if probe["sqlite"] != 1 {
         return Err(ApiError::new(ErrorCode::Internal, "storage probe failed"));
     }
@@ -55,8 +101,4 @@ async fn health(env: &Env) -> std::result::Result<Response, ApiError> {
         200,
         &serde_json::json!({"status": "ok", "version": crate::VERSION}),
     )
-}
-
-fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")
 }

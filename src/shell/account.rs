@@ -1,27 +1,251 @@
-//! `Account`: one Durable Object per normalized email, holding credentials
-//! and lockout state.
+//! `Account`: one Durable Object per normalized email (credentials and the
+//! per-email login back-off), and, under names `ip:<address>`, the per-IP
+//! back-off. Emails never contain `:`, so the two name spaces cannot meet.
 
-use super::http;
-use crate::api_error::{ApiError, ErrorCode};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use super::{http, random, rpc};
+use crate::api_error::ApiError;
+use crate::auth::lockout::{self, Lockout, Policy};
+use crate::auth::{password, session_id, AuthError, Prehash};
+use serde::{Deserialize, Serialize};
+use worker::{
+    durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State,
+};
+
+/// The binding name in `wrangler.toml`.
+pub(crate) const BINDING: &str = "ACCOUNT";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS account (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  email TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  phc TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lockout (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  failures INTEGER NOT NULL,
+  last_failure_ms INTEGER NOT NULL,
+  locked_until_ms INTEGER NOT NULL
+);";
 
 #[durable_object]
 pub struct Account {
-    #[allow(dead_code)]
     sql: SqlStorage,
+}
+
+/// What the Worker sends for register, login, verify and delete.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CredentialCall {
+    pub email: String,
+    pub prehash: String,
+    pub now_ms: u64,
+}
+
+/// What the Worker sends to change a password.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PasswordCall {
+    pub old_prehash: String,
+    pub new_prehash: String,
+    pub now_ms: u64,
+}
+
+/// A time-only call (the per-IP back-off).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct NowCall {
+    pub now_ms: u64,
+}
+
+/// The account's identity, answered on success.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Identity {
+    pub user_id: String,
+    pub email: String,
+}
+
+#[derive(Deserialize)]
+struct AccountRow {
+    email: String,
+    user_id: String,
+    phc: String,
 }
 
 impl DurableObject for Account {
     fn new(state: State, _env: Env) -> Self {
-        Self {
-            sql: state.storage().sql(),
+        let sql = state.storage().sql();
+        if let Err(e) = sql.exec(SCHEMA, None) {
+            worker::console_error!("account schema: {e}");
+        }
+        Self { sql }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let outcome = self.route(&mut req).await;
+        Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
+    }
+}
+
+impl Account {
+    async fn route(&self, req: &mut Request) -> std::result::Result<Response, ApiError> {
+        let op = req.path();
+        match op.as_str() {
+            "/register" => self.register(rpc::object_body(req).await?),
+            "/login" => self.login(rpc::object_body(req).await?),
+            "/password" => self.change_password(rpc::object_body(req).await?),
+            "/delete" => self.delete(rpc::object_body(req).await?),
+            "/ip/check" => self.ip_check(rpc::object_body(req).await?),
+            "/ip/fail" => self.ip_fail(rpc::object_body(req).await?),
+            _ => Err(http::internal(format!("account: unknown op {op}"))),
         }
     }
 
-    async fn fetch(&self, _req: Request) -> Result<Response> {
-        Ok(http::error_response(&ApiError::new(
-            ErrorCode::NotFound,
-            "no such object route",
-        )))
+    /// Creates the account. Nothing awaits between the existence check and
+    /// the insert, so two concurrent registrations cannot both succeed.
+    fn register(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
+        let prehash = Prehash::parse(&call.prehash)?;
+        if self.row()?.is_some() {
+            return Err(AuthError::EmailTaken.into());
+        }
+        let user_id = session_id::new_user_id(call.now_ms, random::bytes()?).to_string();
+        let phc = password::hash(&prehash, &random::bytes()?)?;
+        self.sql
+            .exec(
+                "INSERT INTO account (id, email, user_id, phc, created_at) VALUES (1, ?, ?, ?, ?)",
+                vec![
+                    call.email.clone().into(),
+                    user_id.clone().into(),
+                    phc.into(),
+                    (call.now_ms as i64).into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        http::json(
+            200,
+            &Identity {
+                user_id,
+                email: call.email,
+            },
+        )
+    }
+
+    fn login(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
+        let row = self.check_password(&call.prehash, call.now_ms)?;
+        http::json(
+            200,
+            &Identity {
+                user_id: row.user_id,
+                email: row.email,
+            },
+        )
+    }
+
+    fn change_password(&self, call: PasswordCall) -> std::result::Result<Response, ApiError> {
+        let new = Prehash::parse(&call.new_prehash)?;
+        let row = self.check_password(&call.old_prehash, call.now_ms)?;
+        let phc = password::hash(&new, &random::bytes()?)?;
+        self.sql
+            .exec("UPDATE account SET phc = ? WHERE id = 1", vec![phc.into()])
+            .map_err(http::internal)?;
+        http::json(
+            200,
+            &Identity {
+                user_id: row.user_id,
+                email: row.email,
+            },
+        )
+    }
+
+    fn delete(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
+        let row = self.check_password(&call.prehash, call.now_ms)?;
+        self.sql
+            .exec("DELETE FROM account; DELETE FROM lockout;", None)
+            .map_err(http::internal)?;
+        http::json(
+            200,
+            &Identity {
+                user_id: row.user_id,
+                email: row.email,
+            },
+        )
+    }
+
+    /// Verifies under the per-email back-off. An unknown email verifies
+    /// against a dummy hash and fails the same way, in the same time.
+    fn check_password(
+        &self,
+        prehash: &str,
+        now_ms: u64,
+    ) -> std::result::Result<AccountRow, ApiError> {
+        let prehash = Prehash::parse(prehash)?;
+        let state = self.lockout()?;
+        if let Some(secs) = state.retry_after(now_ms) {
+            return Err(AuthError::RateLimited(secs).into());
+        }
+        let row = self.row()?;
+        let phc = row.as_ref().map_or(password::DUMMY_PHC, |r| r.phc.as_str());
+        let ok = password::verify(phc, &prehash);
+        match row {
+            Some(row) if ok => {
+                if state.failures > 0 {
+                    self.save_lockout(&Lockout::default())?;
+                }
+                Ok(row)
+            }
+            _ => {
+                self.save_lockout(&state.fail(&lockout::PER_EMAIL, now_ms))?;
+                Err(AuthError::InvalidCredentials.into())
+            }
+        }
+    }
+
+    fn ip_check(&self, call: NowCall) -> std::result::Result<Response, ApiError> {
+        match self.lockout()?.retry_after(call.now_ms) {
+            Some(secs) => Err(AuthError::RateLimited(secs).into()),
+            None => http::json(200, &serde_json::json!({})),
+        }
+    }
+
+    fn ip_fail(&self, call: NowCall) -> std::result::Result<Response, ApiError> {
+        let next = self.lockout()?.fail(&IP_POLICY, call.now_ms);
+        self.save_lockout(&next)?;
+        http::json(200, &serde_json::json!({}))
+    }
+
+    fn row(&self) -> std::result::Result<Option<AccountRow>, ApiError> {
+        let rows: Vec<AccountRow> = self
+            .sql
+            .exec("SELECT email, user_id, phc FROM account WHERE id = 1", None)
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn lockout(&self) -> std::result::Result<Lockout, ApiError> {
+        let rows: Vec<Lockout> = self
+            .sql
+            .exec(
+                "SELECT failures, last_failure_ms, locked_until_ms FROM lockout WHERE id = 1",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        Ok(rows.into_iter().next().unwrap_or_default())
+    }
+
+    fn save_lockout(&self, l: &Lockout) -> std::result::Result<(), ApiError> {
+        self.sql
+            .exec(
+                "INSERT OR REPLACE INTO lockout (id, failures, last_failure_ms, locked_until_ms)
+                 VALUES (1, ?, ?, ?)",
+                vec![
+                    (l.failures as i64).into(),
+                    (l.last_failure_ms as i64).into(),
+                    (l.locked_until_ms as i64).into(),
+                ],
+            )
+            .map(|_| ())
+            .map_err(http::internal)
     }
 }
+
+const IP_POLICY: Policy = lockout::PER_IP;

@@ -1,8 +1,12 @@
-//! Response helpers shared by the Worker and the Durable Objects.
+//! Request and response helpers shared by the Worker and the Durable
+//! Objects: JSON answers, the error shape, body limits, bearer tokens.
 
 use crate::api_error::{ApiError, ErrorCode};
 use serde::Serialize;
-use worker::{Headers, Response};
+use worker::{Headers, Request, Response};
+
+/// Request bodies larger than this are refused (API.md Limits).
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
@@ -16,6 +20,13 @@ pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiE
         .map_err(internal)
 }
 
+/// An empty 204.
+pub(crate) fn no_content() -> Result<Response, ApiError> {
+    Response::empty()
+        .map(|r| r.with_status(204))
+        .map_err(internal)
+}
+
 /// The error as `{"error": {...}}` with its status (and `Retry-After`).
 pub(crate) fn error_response(err: &ApiError) -> Response {
     let headers = Headers::new();
@@ -25,9 +36,10 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
     }
     match Response::ok(err.to_json()) {
         Ok(r) => r.with_status(err.status()).with_headers(headers),
-        Err(_) => Response::empty()
-            .map(|r| r.with_status(500))
-            .unwrap_or_else(|_| unreachable_response()),
+        Err(_) => Response::error("internal", 500).unwrap_or_else(|_| {
+            // Only reachable if the runtime cannot build any Response.
+            Response::empty().expect("the runtime can build a response")
+        }),
     }
 }
 
@@ -37,8 +49,66 @@ pub(crate) fn internal(err: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Internal, "internal error")
 }
 
-fn unreachable_response() -> Response {
-    // `Response::empty` only fails if the JS runtime cannot build a Response,
-    // in which case nothing we return matters.
-    Response::error("internal", 500).expect("the runtime can build a response")
+/// Reads a JSON body: `application/json` only, at most 1 MiB.
+pub(crate) async fn json_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let ctype = req.headers().get("content-type").ok().flatten();
+    let is_json = ctype.as_deref().is_some_and(|c| {
+        c.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !is_json {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be application/json",
+        ));
+    }
+    body_bytes(req).await
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] (by the declared
+/// length first, so an oversized upload is not buffered to be judged).
+pub(crate) async fn body_bytes(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is over {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the body could not be read"))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub(crate) fn bearer(req: &Request) -> Result<String, ApiError> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "authentication required"))?;
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
 }

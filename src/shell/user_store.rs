@@ -1,39 +1,172 @@
-//! `UserStore`: one Durable Object per user, holding that user's documents,
-//! sessions and sync state in its SQLite storage.
+//! `UserStore`: one Durable Object per user (addressed by the `sub` of a
+//! verified token), holding the profile and sessions (and, with the sync
+//! engine, the user's documents) in its SQLite storage.
+//!
+//! Every op but `session/create`, `session/refresh` and the health probe
+//! names the caller's session id first; a revoked or unknown session is
+//! refused here, so logout and revocation take effect at once.
 
-use super::http;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use super::{http, random, rpc};
+use crate::api_error::{ApiError, ErrorCode};
+use crate::auth::refresh::RefreshToken;
+use crate::auth::{session_id, AuthError};
+use crate::time::iso8601;
+use myflashplay_client::DocumentId;
+use serde::{Deserialize, Serialize};
+use worker::{
+    durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State,
+};
 
 /// The binding name in `wrangler.toml`.
 pub(crate) const BINDING: &str = "USER_STORE";
 
+/// `last_seen_at` is written at most this often per session.
+const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS profile (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  user_id TEXT NOT NULL,
+  email TEXT NOT NULL,
+  display_name TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  device_name TEXT,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  refresh_hash TEXT NOT NULL,
+  refresh_expires_at INTEGER NOT NULL,
+  rotation INTEGER NOT NULL DEFAULT 0,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS refresh_history (
+  hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL
+);";
+
 #[durable_object]
 pub struct UserStore {
+    state: State,
     sql: SqlStorage,
+}
+
+/// `session/create`: a login or registration.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CreateSession {
+    pub user_id: String,
+    pub email: String,
+    pub device_name: Option<String>,
+    pub refresh_ttl_ms: u64,
+    pub now_ms: u64,
+}
+
+/// `session/refresh`: rotate a refresh token.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RefreshSession {
+    pub session_id: String,
+    pub hash: String,
+    pub refresh_ttl_ms: u64,
+    pub now_ms: u64,
+}
+
+/// Any op on behalf of a session; `target` and `display_name` for the ops
+/// that take them.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct SessionCall {
+    pub sid: String,
+    pub now_ms: u64,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// A new or rotated session, as the Worker needs it to answer `Tokens`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionGrant {
+    pub user_id: String,
+    pub email: String,
+    pub session_id: String,
+    pub refresh_token: String,
+    pub root_document_id: String,
+}
+
+/// Who the session belongs to.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Whoami {
+    pub user_id: String,
+    pub email: String,
+}
+
+#[derive(Deserialize)]
+struct ProfileRow {
+    user_id: String,
+    email: String,
+    display_name: Option<String>,
+    created_at: f64,
+}
+
+#[derive(Deserialize)]
+struct SessionRow {
+    session_id: String,
+    device_name: Option<String>,
+    created_at: f64,
+    last_seen_at: f64,
+    refresh_hash: String,
+    refresh_expires_at: f64,
+    revoked_at: Option<f64>,
 }
 
 impl DurableObject for UserStore {
     fn new(state: State, _env: Env) -> Self {
-        Self {
-            sql: state.storage().sql(),
+        let sql = state.storage().sql();
+        if let Err(e) = sql.exec(SCHEMA, None) {
+            worker::console_error!("user store schema: {e}");
         }
+        Self { state, sql }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        let outcome = match req.path().as_str() {
-            "/internal/health" => self.health(),
-            _ => Err(crate::api_error::ApiError::new(
-                crate::api_error::ErrorCode::NotFound,
-                "no such object route",
-            )),
-        };
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let outcome = self.route(&mut req).await;
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
     }
 }
 
+type Answer = std::result::Result<Response, ApiError>;
+
 impl UserStore {
-    fn health(&self) -> std::result::Result<Response, crate::api_error::ApiError> {
-        #[derive(serde::Deserialize)]
+    async fn route(&self, req: &mut Request) -> Answer {
+        let op = req.path();
+        match op.as_str() {
+            "/internal/health" => self.health(),
+            "/session/create" => self.create_session(rpc::object_body(req).await?),
+            "/session/refresh" => self.refresh(rpc::object_body(req).await?),
+            "/erase" => {
+                let call: SessionCall = rpc::object_body(req).await?;
+                self.authorize(&call)?;
+                self.erase().await
+            }
+            _ => {
+                let call: SessionCall = rpc::object_body(req).await?;
+                let me = self.authorize(&call)?;
+                match op.as_str() {
+                    "/session/check" => http::json(200, &me),
+                    "/session/revoke" => self.revoke(&call),
+                    "/sessions/list" => self.list_sessions(&call),
+                    "/sessions/revoke-others" => self.revoke_others(&call),
+                    "/profile/get" => self.profile(),
+                    "/profile/put" => self.put_profile(&call),
+                    "/export" => self.export(),
+                    _ => Err(http::internal(format!("user store: unknown op {op}"))),
+                }
+            }
+        }
+    }
+
+    fn health(&self) -> Answer {
+        #[derive(Deserialize)]
         struct Probe {
             one: i64,
         }
@@ -44,4 +177,277 @@ impl UserStore {
             .map_err(http::internal)?;
         http::json(200, &serde_json::json!({"sqlite": probe.one}))
     }
+
+    fn create_session(&self, call: CreateSession) -> Answer {
+        // Idempotent: a registration whose first session failed still gets
+        // its profile on the next login.
+        self.sql
+            .exec(
+                "INSERT OR IGNORE INTO profile (id, user_id, email, created_at) VALUES (1, ?, ?, ?)",
+                vec![
+                    call.user_id.clone().into(),
+                    call.email.clone().into(),
+                    (call.now_ms as i64).into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        let profile = self
+            .profile_row()?
+            .ok_or_else(|| http::internal("no profile"))?;
+        let sid = session_id::new_session_id(random::bytes()?);
+        let token = self.new_refresh(&profile.user_id, &sid)?;
+        self.sql
+            .exec(
+                "INSERT INTO sessions (session_id, device_name, created_at, last_seen_at,
+                   refresh_hash, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    sid.clone().into(),
+                    call.device_name.into(),
+                    (call.now_ms as i64).into(),
+                    (call.now_ms as i64).into(),
+                    token.hash().into(),
+                    ((call.now_ms + call.refresh_ttl_ms) as i64).into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        http::json(200, &grant(&profile, sid, &token))
+    }
+
+    /// Rotates the refresh token. A token seen before (an old one, reused)
+    /// revokes the whole session: someone else may hold it.
+    fn refresh(&self, call: RefreshSession) -> Answer {
+        let profile = self.profile_row()?.ok_or(AuthError::InvalidToken)?;
+        let session = self
+            .session_row(&call.session_id)?
+            .ok_or(AuthError::InvalidToken)?;
+        if session.revoked_at.is_some() {
+            return Err(AuthError::InvalidToken.into());
+        }
+        if session.refresh_hash != call.hash {
+            if self.was_issued(&call.hash, &call.session_id)? {
+                self.revoke_session(&call.session_id, call.now_ms)?;
+                worker::console_warn!("refresh token reuse: session revoked");
+            }
+            return Err(AuthError::InvalidToken.into());
+        }
+        if session.refresh_expires_at as u64 <= call.now_ms {
+            return Err(AuthError::InvalidToken.into());
+        }
+        let token = self.new_refresh(&profile.user_id, &session.session_id)?;
+        self.sql
+            .exec(
+                "INSERT OR IGNORE INTO refresh_history (hash, session_id) VALUES (?, ?)",
+                vec![
+                    session.refresh_hash.into(),
+                    session.session_id.clone().into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        self.sql
+            .exec(
+                "UPDATE sessions SET refresh_hash = ?, refresh_expires_at = ?,
+                   rotation = rotation + 1, last_seen_at = ? WHERE session_id = ?",
+                vec![
+                    token.hash().into(),
+                    ((call.now_ms + call.refresh_ttl_ms) as i64).into(),
+                    (call.now_ms as i64).into(),
+                    session.session_id.clone().into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        http::json(200, &grant(&profile, session.session_id, &token))
+    }
+
+    /// The caller's identity, if its session is live.
+    fn authorize(&self, call: &SessionCall) -> std::result::Result<Whoami, ApiError> {
+        let profile = self.profile_row()?.ok_or(AuthError::InvalidToken)?;
+        let session = self
+            .session_row(&call.sid)?
+            .ok_or(AuthError::InvalidToken)?;
+        if session.revoked_at.is_some() {
+            return Err(AuthError::InvalidToken.into());
+        }
+        if call.now_ms.saturating_sub(session.last_seen_at as u64) > LAST_SEEN_GRANULARITY_MS {
+            self.sql
+                .exec(
+                    "UPDATE sessions SET last_seen_at = ? WHERE session_id = ?",
+                    vec![(call.now_ms as i64).into(), call.sid.clone().into()],
+                )
+                .map_err(http::internal)?;
+        }
+        Ok(Whoami {
+            user_id: profile.user_id,
+            email: profile.email,
+        })
+    }
+
+    fn revoke(&self, call: &SessionCall) -> Answer {
+        let target = call.target.as_deref().unwrap_or(&call.sid);
+        match self.session_row(target)? {
+            Some(s) if s.revoked_at.is_none() => {
+                self.revoke_session(target, call.now_ms)?;
+                http::json(200, &serde_json::json!({}))
+            }
+            _ => Err(ApiError::new(ErrorCode::NotFound, "no such session")),
+        }
+    }
+
+    fn revoke_others(&self, call: &SessionCall) -> Answer {
+        self.sql
+            .exec(
+                "UPDATE sessions SET revoked_at = ? WHERE session_id != ? AND revoked_at IS NULL",
+                vec![(call.now_ms as i64).into(), call.sid.clone().into()],
+            )
+            .map_err(http::internal)?;
+        http::json(200, &serde_json::json!({}))
+    }
+
+    fn list_sessions(&self, call: &SessionCall) -> Answer {
+        let rows: Vec<SessionRow> = self
+            .sql
+            .exec(
+                "SELECT * FROM sessions WHERE revoked_at IS NULL ORDER BY created_at, session_id",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        let sessions: Vec<_> = rows
+            .into_iter()
+            .map(|s| {
+                serde_json::json!({
+                    "session_id": s.session_id,
+                    "device_name": s.device_name,
+                    "created_at": iso8601(s.created_at as u64),
+                    "last_seen_at": iso8601(s.last_seen_at as u64),
+                    "current": s.session_id == call.sid,
+                })
+            })
+            .collect();
+        http::json(200, &serde_json::json!({ "sessions": sessions }))
+    }
+
+    fn profile(&self) -> Answer {
+        let p = self.profile_row()?.ok_or(AuthError::InvalidToken)?;
+        http::json(200, &profile_json(&p))
+    }
+
+    fn put_profile(&self, call: &SessionCall) -> Answer {
+        self.sql
+            .exec(
+                "UPDATE profile SET display_name = ? WHERE id = 1",
+                vec![call.display_name.clone().into()],
+            )
+            .map_err(http::internal)?;
+        self.profile()
+    }
+
+    /// The user's data in MyFlashPlay's shapes. Until the sync engine holds
+    /// documents here, every collection is empty.
+    fn export(&self) -> Answer {
+        let p = self.profile_row()?.ok_or(AuthError::InvalidToken)?;
+        http::json(
+            200,
+            &serde_json::json!({
+                "user_id": p.user_id,
+                "email": p.email,
+                "preferences": null,
+                "decks": {},
+                "progress": {},
+                "achievements": {},
+                "starred": [],
+                "sessions": {},
+            }),
+        )
+    }
+
+    /// Erases everything this object stores, then recreates the empty
+    /// schema so later calls (old tokens) are refused, not failed.
+    async fn erase(&self) -> Answer {
+        self.state
+            .storage()
+            .delete_all()
+            .await
+            .map_err(http::internal)?;
+        self.sql.exec(SCHEMA, None).map_err(http::internal)?;
+        http::json(200, &serde_json::json!({}))
+    }
+
+    fn new_refresh(&self, user_id: &str, sid: &str) -> std::result::Result<RefreshToken, ApiError> {
+        let uid = uuid::Uuid::try_parse(user_id).map_err(http::internal)?;
+        Ok(RefreshToken::new(uid, sid, random::bytes()?))
+    }
+
+    fn was_issued(&self, hash: &str, sid: &str) -> std::result::Result<bool, ApiError> {
+        #[derive(Deserialize)]
+        struct N {
+            n: f64,
+        }
+        let n: N = self
+            .sql
+            .exec(
+                "SELECT COUNT(*) AS n FROM refresh_history WHERE hash = ? AND session_id = ?",
+                vec![hash.into(), sid.into()],
+            )
+            .and_then(|c| c.one())
+            .map_err(http::internal)?;
+        Ok(n.n > 0.0)
+    }
+
+    fn revoke_session(&self, sid: &str, now_ms: u64) -> std::result::Result<(), ApiError> {
+        self.sql
+            .exec(
+                "UPDATE sessions SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL",
+                vec![(now_ms as i64).into(), sid.into()],
+            )
+            .map(|_| ())
+            .map_err(http::internal)
+    }
+
+    fn profile_row(&self) -> std::result::Result<Option<ProfileRow>, ApiError> {
+        let rows: Vec<ProfileRow> = self
+            .sql
+            .exec(
+                "SELECT user_id, email, display_name, created_at FROM profile WHERE id = 1",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn session_row(&self, sid: &str) -> std::result::Result<Option<SessionRow>, ApiError> {
+        let rows: Vec<SessionRow> = self
+            .sql
+            .exec(
+                "SELECT * FROM sessions WHERE session_id = ?",
+                vec![sid.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        Ok(rows.into_iter().next())
+    }
+}
+
+fn root_document_id(user_id: &str) -> String {
+    DocumentId::derive(&["root", user_id]).to_string()
+}
+
+fn grant(profile: &ProfileRow, session_id: String, token: &RefreshToken) -> SessionGrant {
+    SessionGrant {
+        user_id: profile.user_id.clone(),
+        email: profile.email.clone(),
+        session_id,
+        refresh_token: token.encode(),
+        root_document_id: root_document_id(&profile.user_id),
+    }
+}
+
+fn profile_json(p: &ProfileRow) -> serde_json::Value {
+    serde_json::json!({
+        "user_id": p.user_id,
+        "email": p.email,
+        "display_name": p.display_name,
+        "created_at": iso8601(p.created_at as u64),
+        "root_document_id": root_document_id(&p.user_id),
+    })
 }

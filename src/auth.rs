@@ -1,0 +1,54 @@
+//! Accounts and sessions, sans-IO: email and prehash validation, server
+//! password hashing, access and refresh tokens, login back-off, and the
+//! request bodies of the `/auth/*` and `/user/*` endpoints.
+//!
+//! **Invariant:** no clock or randomness of its own; the Worker passes them.
+
+pub mod bodies;
+pub mod email;
+pub mod lockout;
+pub mod password;
+pub mod refresh;
+pub mod session_id;
+pub mod tokens;
+
+pub use email::Email;
+pub use password::Prehash;
+
+/// Why an account operation failed. Mapped to the wire in `api_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The body is not JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// A value breaks a rule (email shape, prehash shape, lengths).
+    #[error("{0}")]
+    Validation(String),
+    /// No credentials were given.
+    #[error("authentication required")]
+    Unauthorized,
+    /// A token is malformed, forged, of another audience, or revoked.
+    #[error("invalid or revoked token")]
+    InvalidToken,
+    /// The access token has expired; refresh it.
+    #[error("token expired")]
+    TokenExpired,
+    /// Email and password do not match (also for unknown emails).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// An account with this email exists.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Too many failures; wait this many seconds.
+    #[error("too many attempts")]
+    RateLimited(u64),
+    /// The named session does not exist for this user.
+    #[error("no such session")]
+    SessionNotFound,
+    /// The deployment lacks what it needs (e.g. `JWT_SECRET`).
+    #[error("server misconfigured: {0}")]
+    Misconfigured(String),
+    /// A fault of ours.
+    #[error("internal: {0}")]
+    Internal(String),
+}
