@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod document_id;
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
+pub mod js;
 pub mod layout;
 pub mod model;
 pub mod prehash;

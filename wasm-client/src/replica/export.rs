@@ -26,6 +26,18 @@ impl Replica {
         Ok(Value::Object(out))
     }
 
+    /// The decks a user sees (neither deleted nor progress-only), id →
+    /// `Deck` with `markdown`.
+    pub fn decks(&self) -> Result<Map<String, Value>, ReplicaError> {
+        self.live_decks()
+    }
+
+    /// Progress of every card of the live decks, card id → `CardProgress`
+    /// (counts summed over devices, schedule replayed from the reviews).
+    pub fn progress(&self) -> Result<Map<String, Value>, ReplicaError> {
+        progress::progress_of_all(self, true)
+    }
+
     /// Decks that are neither deleted nor progress-only, id → `Deck`.
     pub(super) fn live_decks(&self) -> Result<Map<String, Value>, ReplicaError> {
         let mut decks = Map::new();

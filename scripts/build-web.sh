@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the browser package wasm-client/pkg/ (git-ignored): the wasm core
+# (cargo, wasm32, `js` feature, profile `web`: opt-level z) through wasm-bindgen --target web and
+# wasm-opt -Os, plus the JS wrapper, types and README from wasm-client/js/.
+# Skips the wasm steps when the wasm is newer than every Rust input; always
+# refreshes the JS files (a copy). Prints the wasm size raw and gzipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+pkg=wasm-client/pkg
+core=$pkg/core
+wasm=$core/myflashplay_client_bg.wasm
+budget_gzip=$((450 * 1024))
+
+if [ -f "$wasm" ] && [ -z "$(find wasm-client/src wasm-client/Cargo.toml Cargo.toml Cargo.lock \
+      -newer "$wasm" -print -quit)" ]; then
+  echo "[build-web] wasm up to date" >&2
+else
+  echo "[build-web] cargo rustc (wasm32, profile web, feature js, cdylib only)" >&2
+  # cdylib alone: with the manifest's rlib beside it the wasm is ~10% larger.
+  cargo rustc -p myflashplay-client --lib --target wasm32-unknown-unknown --profile web \
+    --features js --crate-type cdylib
+  # Built aside and moved in at the end: a failed step never leaves a
+  # wasm that the up-to-date check above would take for finished.
+  tmp=$pkg/core.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  "$WASM_BINDGEN_BIN" --target web --out-dir "$tmp" --out-name myflashplay_client \
+    target/wasm32-unknown-unknown/web/myflashplay_client.wasm
+  echo "[build-web] wasm-opt -Os" >&2
+  "$WASM_OPT_BIN" -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+    "$tmp/myflashplay_client_bg.wasm" -o "$tmp/opt.wasm"
+  mv "$tmp/opt.wasm" "$tmp/myflashplay_client_bg.wasm"
+  rm -rf "$core"
+  mv "$tmp" "$core"
+fi
+
+# The wrapper, its types, the README and the package manifest.
+for f in wasm-client/js/*; do
+  [ -f "$f" ] && cp "$f" "$pkg/"
+done
+
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+printf '[build-web] %s: %d bytes raw, %d bytes gzip (%.1f KiB; budget 450 KiB)\n' \
+  "$wasm" "$raw" "$gz" "$(echo "$gz / 1024" | bc -l)" >&2
+if [ "$gz" -gt "$budget_gzip" ]; then
+  echo "[build-web] NOTE: over the 450 KiB gzip budget by $(( (gz - budget_gzip) / 1024 )) KiB" >&2
+fi
