@@ -1,0 +1,165 @@
+// The browser package as an app uses it, from its built output
+// (wasm-client/pkg, `scripts/build-web.sh`), in Node against the real
+// Worker under workerd: accounts, localStorage import/export, WebSocket and
+// HTTP sync, offline edits kept in storage, token refresh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startWorker, root } from './harness.mjs';
+import { normalizeLocalStorage } from './local-storage-normalize.mjs';
+
+const pkg = await import(path.join(root, 'wasm-client', 'pkg', 'index.js'));
+const { SyncClient, SyncClientError, memoryStorage, prehash } = pkg;
+
+const sample = JSON.parse(fs.readFileSync(path.join(root, 'fixtures', 'samples', 'localstorage-sample.json'), 'utf8'));
+// Short access tokens so that the clients must refresh during the tests.
+const ACCESS_TTL_SECS = 8;
+let w;
+before(async () => {
+  w = await startWorker({
+    vars: { JWT_SECRET: crypto.randomBytes(32).toString('base64url'), ACCESS_TOKEN_TTL_SECS: String(ACCESS_TTL_SECS) },
+  });
+});
+after(async () => { await w?.stop(); });
+
+let n = 0;
+const email = () => `pkg.${process.pid}.${Date.now()}.${n++}@example.com`;
+const PASSWORD = 'pässwörd 🔑 for kids';
+const open = (opts = {}) => SyncClient.open({ server: w.url, storage: memoryStorage(), WebSocket, ...opts });
+const waitFor = async (what, pred, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+test('prehash matches the API.md vectors', async () => {
+  assert.equal(await prehash('a@b.co', 'pw'), 'o5Rbp4uv_oY5JqouX0QaO19aTiOnkPBDiglBd--j3Lo');
+  assert.equal(await prehash(' Ana.Lucia@Example.COM ', 'pässwörd 🔑'), 'ffiMl4q7un9CbaPqyIme2pxO2XhoG79Ys8nQ-2NnOBs');
+});
+
+test('a localStorage snapshot imported on one device exports equal on two others (WebSocket and HTTP)', async () => {
+  const e = email();
+  const a = await open();
+  await a.register(e, PASSWORD, { deviceName: 'node-a' });
+  a.importLocalStorage(sample);
+  const exportedHere = a.exportLocalStorage();
+  assert.deepEqual(normalizeLocalStorage(exportedHere), normalizeLocalStorage(sample));
+  a.connect();
+  await a.synced();
+
+  const b = await open(); // WebSocket
+  await b.login(e, PASSWORD, { deviceName: 'node-b' });
+  b.connect();
+  await b.synced();
+  const c = await open({ WebSocket: null }); // HTTP only
+  await c.login(e, PASSWORD, { deviceName: 'node-c' });
+  c.connect();
+  await c.synced();
+  for (const [who, client] of [['b (ws)', b], ['c (http)', c]]) {
+    const got = normalizeLocalStorage(client.exportLocalStorage());
+    const want = normalizeLocalStorage(sample);
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), who);
+    for (const key of Object.keys(want)) assert.deepEqual(got[key], want[key], `${who}: ${key}`);
+  }
+  await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+test('an edit on one connected device is pushed to the other over the WebSocket', async () => {
+  const e = email();
+  const a = await open();
+  await a.register(e, PASSWORD);
+  a.createDeck({ id: 'd1', name: 'Colors', emoji: '🎨', markdown: 'Red :: Rojo\n' });
+  a.connect();
+  await a.synced();
+  const b = await open();
+  await b.login(e, PASSWORD);
+  b.connect();
+  await b.synced();
+  assert.equal(b.deck('d1').markdown, 'Red :: Rojo\n');
+  const remote = new Promise((resolve) => b.on('change', (ev) => ev.origin === 'remote' && resolve()));
+  const t0 = Date.now();
+  a.editMarkdown('d1', 'Red :: Rojo\nBlue :: Azul\n');
+  await remote;
+  await waitFor('the push', () => b.deck('d1').markdown === 'Red :: Rojo\nBlue :: Azul\n', 5000);
+  assert.ok(Date.now() - t0 < 5000);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test('offline edits survive a restart and merge with concurrent edits on reconnect', async () => {
+  const e = email();
+  const a = await open();
+  await a.register(e, PASSWORD);
+  a.createDeck({ id: 'd1', name: 'Math', emoji: '➕', markdown: '2+2 :: 4\n' });
+  a.connect();
+  await a.synced();
+
+  const storage = memoryStorage();
+  const b = await open({ storage });
+  await b.login(e, PASSWORD);
+  b.connect();
+  await b.synced();
+  b.disconnect();
+  assert.equal(b.status, 'offline');
+  b.editMarkdown('d1', '1+1 :: 2\n2+2 :: 4\n');
+  b.recordReview({ deckId: 'd1', cardId: 'c-2plus2', correct: true, responseMs: 900 });
+  assert.ok(b.pendingChanges > 0);
+  await b.close();
+
+  a.editMarkdown('d1', '2+2 :: 4\n3+3 :: 6\n');
+  a.recordReview({ deckId: 'd1', cardId: 'c-2plus2', correct: false, responseMs: 2000 });
+  await a.synced();
+
+  // The same storage, a new process of the app: the session and the edits are there.
+  const b2 = await open({ storage });
+  assert.equal(b2.user.email, e);
+  assert.equal(b2.deck('d1').markdown, '1+1 :: 2\n2+2 :: 4\n');
+  b2.connect();
+  await b2.synced();
+  await waitFor('a to see b2', () => a.deck('d1').markdown === b2.deck('d1').markdown);
+  assert.equal(a.deck('d1').markdown, '1+1 :: 2\n2+2 :: 4\n3+3 :: 6\n');
+  for (const client of [a, b2]) {
+    const p = client.progress()['c-2plus2'];
+    assert.equal(p.stats.views, 2);
+    assert.equal(p.stats.correctCount, 1);
+    assert.equal(p.stats.incorrectCount, 1);
+  }
+  assert.deepEqual(a.exportData(), b2.exportData());
+  await Promise.all([a.close(), b2.close()]);
+});
+
+test('tokens are refreshed automatically: syncing works after the access token expired', async () => {
+  const e = email();
+  const a = await open({ WebSocket: null });
+  await a.register(e, PASSWORD);
+  a.setPreference('theme', 'dark');
+  await a.syncNow();
+  await new Promise((r) => setTimeout(r, (ACCESS_TTL_SECS + 1) * 1000));
+  a.setPreferences({ gameSettings: { showHints: false } });
+  await a.syncNow();
+  const b = await open({ WebSocket: null });
+  await b.login(e, PASSWORD);
+  await b.syncNow();
+  assert.deepEqual(b.preferences(), { theme: 'dark', gameSettings: { showHints: false } });
+  await Promise.all([a.close(), b.close()]);
+});
+
+test('typed errors: bad input and wrong password never crash the client', async () => {
+  const a = await open();
+  await assert.rejects(a.login(email(), 'nope'), (err) => err instanceof SyncClientError && err.code === 'invalid_credentials');
+  assert.throws(() => a.decks(), (err) => err.code === 'unauthorized');
+  await a.register(email(), PASSWORD);
+  assert.throws(() => a.createDeck({ id: '', name: 'x' }), (err) => err instanceof SyncClientError && err.code === 'validation_failed');
+  assert.throws(() => a.editMarkdown('missing', 'x'), (err) => err.code === 'deck_not_found');
+  assert.throws(() => a.setPreference('theme', 'neon'), (err) => err.code === 'validation_failed');
+  assert.throws(() => a.importLocalStorage({ myflashplay_decks: '{not json' }), (err) => err.code === 'local_storage');
+  assert.throws(() => a.importLocalStorage({ myflashplay_decks: 42 }), (err) => err.code === 'validation_failed');
+  // The wasm instance is still alive after every refusal.
+  a.createDeck({ id: 'ok', name: 'Fine' });
+  assert.equal(a.deck('ok').name, 'Fine');
+  await a.close();
+});

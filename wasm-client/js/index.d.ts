@@ -1,0 +1,330 @@
+// Types of @myflashplay/sync-client. The data shapes are MyFlashPlay's own
+// (flashcard.types.ts, storage.types.ts); unknown fields are kept, so each
+// object type also allows extra keys.
+
+/** ISO-8601 UTC timestamp, e.g. `2026-10-04T11:48:00.000Z`. */
+export type IsoTime = string;
+
+export interface DeckMetadata {
+  createdAt?: IsoTime;
+  lastModified?: IsoTime;
+  lastPlayed?: IsoTime;
+  playCount?: number;
+  source?: 'imported' | 'created' | 'template';
+  originalMarkdown?: string;
+  tags?: string[];
+  difficulty?: 'beginner' | 'intermediate' | 'advanced';
+  estimatedTime?: number;
+  [extra: string]: unknown;
+}
+
+export interface DeckSettings {
+  shuffleCards?: boolean;
+  repeatIncorrect?: boolean;
+  studyMode?: 'sequential' | 'random' | 'spaced';
+  [extra: string]: unknown;
+}
+
+/** A parsed card as the app stores it (derived from the markdown). */
+export interface Flashcard {
+  id: string;
+  type?: string;
+  front?: string;
+  back?: string;
+  [extra: string]: unknown;
+}
+
+export interface Deck {
+  id: string;
+  name: string;
+  description?: string;
+  emoji?: string;
+  /** The deck's markdown, merged character by character across devices. */
+  markdown?: string;
+  cards?: Flashcard[];
+  metadata?: DeckMetadata;
+  settings?: DeckSettings;
+  [extra: string]: unknown;
+}
+
+/** Fields of `updateDeck`: any subset; metadata/settings merge key by key. */
+export type DeckFields = Partial<Omit<Deck, 'id'>>;
+
+export interface CardStats {
+  views: number;
+  correctCount: number;
+  incorrectCount: number;
+  lastSeen: IsoTime;
+  /** Seconds. */
+  averageResponseTime: number;
+  /** 0..100 */
+  confidence: number;
+  [extra: string]: unknown;
+}
+
+export interface SpacedRepetition {
+  interval: number;
+  easeFactor: number;
+  nextReview: IsoTime;
+  stage: 'learning' | 'reviewing' | 'mastered';
+  [extra: string]: unknown;
+}
+
+export interface CardProgress {
+  cardId: string;
+  deckId: string;
+  stats: CardStats;
+  spacedRepetition: SpacedRepetition;
+  [extra: string]: unknown;
+}
+
+/** One answer to record with `recordReview`. */
+export interface ReviewInput {
+  deckId: string;
+  cardId: string;
+  correct: boolean;
+  /** Answer time in milliseconds (default 0). */
+  responseMs?: number;
+  /** When (default: now). */
+  at?: IsoTime;
+  /** Explicit SM-2 quality 0..5 (default from `correct`). */
+  quality?: 0 | 1 | 2 | 3 | 4 | 5;
+}
+
+export interface GameScore {
+  points: number;
+  accuracy: number;
+  correctAnswers: number;
+  totalQuestions: number;
+  streak: number;
+  bestStreak: number;
+  [extra: string]: unknown;
+}
+
+export interface CardResult {
+  cardId: string;
+  wasCorrect: boolean;
+  timeSpent: number;
+  attempts: number;
+  hintUsed: boolean;
+  [extra: string]: unknown;
+}
+
+export interface Bonus {
+  type: 'speed' | 'streak' | 'perfect' | 'no-hints';
+  points: number;
+  description?: string;
+  [extra: string]: unknown;
+}
+
+export interface GameSession {
+  id: string;
+  deckId: string;
+  deckName: string;
+  mode: 'study' | 'quiz' | 'speed' | 'memory' | 'falling';
+  startTime: IsoTime;
+  endTime?: IsoTime;
+  duration?: number;
+  score: GameScore;
+  details: {
+    cardResults: CardResult[];
+    bonuses: Bonus[];
+    difficulty: string;
+    hintsUsed: number;
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
+export interface AchievementProgress {
+  achievementId: string;
+  progress: number;
+  maxProgress: number;
+  unlockedAt?: IsoTime;
+  [extra: string]: unknown;
+}
+
+export interface UserPreferences {
+  version?: string;
+  theme?: 'light' | 'dark' | 'auto';
+  colorScheme?: 'rainbow' | 'ocean' | 'space' | 'forest';
+  soundEnabled?: boolean;
+  animationsEnabled?: boolean;
+  fontSize?: 'small' | 'medium' | 'large';
+  language?: string;
+  accessibility?: {
+    highContrast?: boolean;
+    reducedMotion?: boolean;
+    screenReaderMode?: boolean;
+    [extra: string]: unknown;
+  };
+  gameSettings?: {
+    defaultDifficulty?: 'easy' | 'medium' | 'hard';
+    showHints?: boolean;
+    autoAdvance?: boolean;
+    timerWarning?: boolean;
+    [extra: string]: unknown;
+  };
+  lastUpdated?: IsoTime;
+  [extra: string]: unknown;
+}
+
+/** A JSON value (what `setPreference` stores at a path). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** The app's localStorage: key → the string stored under it. */
+export type LocalStorageEntries = Record<string, string>;
+
+/** Everything, as `GET /user/export` answers. */
+export interface ExportData {
+  preferences: UserPreferences;
+  decks: Record<string, Deck>;
+  progress: Record<string, CardProgress>;
+  achievements: Record<string, AchievementProgress>;
+  starred: string[];
+  sessions: Record<string, GameSession>;
+}
+
+/** Where a device keeps its documents, tokens and sync state. */
+export interface SyncStorage {
+  get(key: string): Promise<Uint8Array | string | undefined>;
+  set(key: string, value: Uint8Array | string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Keys starting with `prefix`. */
+  keys(prefix: string): Promise<string[]>;
+}
+
+/** IndexedDB storage, one database per name. */
+export function indexedDbStorage(name?: string): SyncStorage;
+/** In-memory storage (Node, tests); lost when the process ends. */
+export function memoryStorage(): SyncStorage;
+
+/** The WebSocket constructor the client uses (browser's, or npm `ws` in Node). */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
+
+export interface SyncClientOptions {
+  /** Base URL of the sync Worker, e.g. `https://sync.myflashplay.app`. */
+  server: string;
+  /**
+   * Local storage: an adapter, or an IndexedDB database name. Default:
+   * IndexedDB `myflashplay-sync` where available, else memory.
+   */
+  storage?: SyncStorage | string;
+  /** The wasm: bytes, URL or compiled module (default: next to the package). */
+  wasm?: BufferSource | URL | string | WebAssembly.Module;
+  /** Shown in the user's session list. */
+  deviceName?: string;
+  /** `null`: no WebSocket, HTTP polling only. Default: `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor | null;
+  /** Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Call `connect()` right away. */
+  autoConnect?: boolean;
+}
+
+/**
+ * - `offline`: not connected (not asked to, no network, or server unreachable);
+ * - `connecting`: opening the connection or in the first round;
+ * - `synced`: connected and up to date (see `pendingChanges`);
+ * - `error`: the session ended (logged out elsewhere, revoked): log in again.
+ */
+export type SyncStatus = 'offline' | 'connecting' | 'synced' | 'error';
+
+export interface ChangeEvent {
+  /** `local`: an edit on this device; `remote`: changes arrived by sync. */
+  origin: 'local' | 'remote';
+}
+
+export interface SyncEvents {
+  status: (status: SyncStatus, detail?: SyncClientError) => void;
+  change: (event: ChangeEvent) => void;
+  /** Non-fatal problems (a refused message, a storage write that failed). */
+  error: (error: SyncClientError) => void;
+}
+
+export interface User {
+  userId: string;
+  email: string;
+}
+
+/** Every error the client throws: a stable `code` (API.md codes plus
+ * `network`, `timeout`, `storage`, `deck_not_found`, `validation_failed`,
+ * `local_storage`, `too_many_decks`, `bad_path`, `sync_refused`, ...). */
+export class SyncClientError extends Error {
+  readonly name: 'SyncClientError';
+  readonly code: string;
+  /** HTTP status when the server answered. */
+  readonly status?: number;
+  constructor(code: string, message: string, status?: number);
+}
+
+/** Loads the wasm core (done by `SyncClient.open` and `prehash`). */
+export function init(wasm?: BufferSource | URL | string | WebAssembly.Module): Promise<unknown>;
+
+/** API.md's password prehash: 43 base64url characters. */
+export function prehash(email: string, password: string): Promise<string>;
+
+export class SyncClient {
+  private constructor();
+  /** Opens local storage and, when a session was saved, the user's data. */
+  static open(options: SyncClientOptions): Promise<SyncClient>;
+
+  readonly status: SyncStatus;
+  readonly user: User | null;
+  /** Documents with local changes the server has not confirmed yet. */
+  readonly pendingChanges: number;
+  readonly peerId: string;
+
+  on<E extends keyof SyncEvents>(event: E, handler: SyncEvents[E]): () => void;
+
+  register(email: string, password: string, options?: { deviceName?: string }): Promise<User>;
+  login(email: string, password: string, options?: { deviceName?: string }): Promise<User>;
+  /** Ends the session; erases this user's local data unless `keepLocalData`. */
+  logout(options?: { keepLocalData?: boolean }): Promise<void>;
+
+  /** WebSocket with reconnect and backoff; HTTP polling when it is down. */
+  connect(): void;
+  disconnect(): void;
+  /** Resolves when status is `synced` and nothing is pending. */
+  synced(options?: { timeoutMs?: number }): Promise<void>;
+  /** One `POST /sync` round now. */
+  syncNow(): Promise<void>;
+  /** Resolves once every change so far is in local storage. */
+  flushStorage(): Promise<void>;
+  /** Disconnects and frees the wasm memory. */
+  close(): Promise<void>;
+
+  decks(): Record<string, Deck>;
+  deck(id: string): Deck | undefined;
+  createDeck(deck: Deck): void;
+  updateDeck(id: string, fields: DeckFields): void;
+  /** Sets the markdown; stored as a character diff, so concurrent edits merge. */
+  editMarkdown(id: string, markdown: string): void;
+  deleteDeck(id: string): void;
+
+  progress(): Record<string, CardProgress>;
+  /** Returns the review event id. */
+  recordReview(review: ReviewInput): string;
+
+  sessions(): Record<string, GameSession>;
+  recordSession(session: GameSession): void;
+
+  achievements(): Record<string, AchievementProgress>;
+  setAchievement(achievement: AchievementProgress): void;
+
+  starred(): string[];
+  star(publicDeckId: string): void;
+  unstar(publicDeckId: string): void;
+
+  preferences(): UserPreferences;
+  /** Writes only the fields given (nested objects merge). */
+  setPreferences(preferences: UserPreferences): void;
+  /** One field by dotted path, e.g. `gameSettings.showHints`. */
+  setPreference(path: string, value: Json): void;
+
+  exportData(): ExportData;
+  /** Imports the app's localStorage (a `Storage` or key → string). */
+  importLocalStorage(entries: LocalStorageEntries | Storage): void;
+  /** The app's localStorage entries, in its exact key/value shapes. */
+  exportLocalStorage(): LocalStorageEntries;
+}

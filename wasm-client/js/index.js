@@ -1,0 +1,703 @@
+// MyFlashPlay sync client: the wasm core (documents, merge, protocol) plus
+// the I/O it deliberately lacks: HTTP, WebSocket, timers, local storage.
+// Types: index.d.ts. Guide: README.md.
+import initWasm, { Device, prehash as wasmPrehash, rootDocumentId } from './core/myflashplay_client.js';
+import { indexedDbStorage, memoryStorage } from './storage.js';
+
+export { indexedDbStorage, memoryStorage };
+
+const SUBPROTOCOL = 'myflashplay-sync.v1';
+const REFRESH_MARGIN_MS = 60_000;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const HTTP_POLL_MS = 5_000;
+const HTTP_MAX_ROUND_TRIPS = 100;
+
+/** An error with a stable `code` (API.md codes, plus the client's own). */
+export class SyncClientError extends Error {
+  constructor(code, message, status) {
+    super(message);
+    this.name = 'SyncClientError';
+    this.code = code;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+let ready;
+/** Loads the wasm core once. `wasm`: bytes, a URL or a compiled module. */
+export function init(wasm) {
+  ready ??= load(wasm).catch((e) => {
+    ready = undefined;
+    throw e;
+  });
+  return ready;
+}
+
+async function load(wasm) {
+  if (wasm !== undefined) return initWasm({ module_or_path: wasm });
+  const url = new URL('./core/myflashplay_client_bg.wasm', import.meta.url);
+  if (url.protocol === 'file:') {
+    // Node: fetch() does not read files.
+    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    return initWasm({ module_or_path: await fs.readFile(url) });
+  }
+  return initWasm({ module_or_path: url });
+}
+
+/** The password prehash of API.md (argon2id; ~0.5 s). */
+export async function prehash(email, password) {
+  await init();
+  return core(() => wasmPrehash(email, password));
+}
+
+/** Calls into wasm; its errors become SyncClientError. */
+function core(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Error && e.name === 'SyncClientError') {
+      throw new SyncClientError(e.code ?? 'internal', e.message);
+    }
+    throw e;
+  }
+}
+
+const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+const unhex = (s) => new Uint8Array(s.match(/../g).map((h) => parseInt(h, 16)));
+const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function entriesOf(input) {
+  // A Storage (window.localStorage) or a plain key → string object.
+  if (input && typeof input.key === 'function' && typeof input.length === 'number') {
+    const out = {};
+    for (let i = 0; i < input.length; i++) {
+      const k = input.key(i);
+      if (k !== null) out[k] = input.getItem(k);
+    }
+    return out;
+  }
+  if (!input || typeof input !== 'object') {
+    throw new SyncClientError('validation_failed', 'localStorage entries must be an object');
+  }
+  for (const [k, v] of Object.entries(input)) {
+    if (typeof v !== 'string') {
+      throw new SyncClientError('validation_failed', `localStorage value of ${k} is not a string`);
+    }
+  }
+  return input;
+}
+
+export class SyncClient {
+  #server;
+  #storage;
+  #fetch;
+  #WebSocket;
+  #deviceName;
+  #identity;
+  #session = null;
+  #device = null;
+  #status = 'offline';
+  #listeners = { status: new Set(), change: new Set(), error: new Set() };
+  #wanted = false;
+  #ws = null;
+  #roundAnswered = false;
+  #wsFailures = 0;
+  #reconnectTimer = null;
+  #pollTimer = null;
+  #refreshTimer = null;
+  #refreshing = null;
+  #httpBusy = null;
+  #writes = Promise.resolve();
+  #onOnline = () => { if (this.#wanted) this.#reconnectNow(); };
+  #onOffline = () => this.#goOffline();
+
+  /** Use `SyncClient.open`. */
+  constructor(key, parts) {
+    if (key !== OPEN_KEY) throw new TypeError('use SyncClient.open()');
+    this.#server = parts.server;
+    this.#storage = parts.storage;
+    this.#fetch = parts.fetch;
+    this.#WebSocket = parts.WebSocket;
+    this.#deviceName = parts.deviceName;
+    this.#identity = parts.identity;
+  }
+
+  /** Opens the local storage and, if a session was saved, the user's data. */
+  static async open(options) {
+    const { server, storage, wasm, deviceName, autoConnect } = options ?? {};
+    if (typeof server !== 'string' || !/^https?:\/\//.test(server)) {
+      throw new SyncClientError('validation_failed', 'server must be an http(s) URL');
+    }
+    await init(wasm);
+    let store = storage;
+    if (store === undefined) {
+      store = typeof indexedDB !== 'undefined' ? indexedDbStorage() : memoryStorage();
+    } else if (typeof store === 'string') {
+      store = indexedDbStorage(store);
+    }
+    let identity = parseJson(await store.get('device'));
+    if (!identity?.actor || !identity?.peerId) {
+      identity = { actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` };
+      await store.set('device', JSON.stringify(identity));
+    }
+    const ws = 'WebSocket' in (options ?? {}) ? options.WebSocket : globalThis.WebSocket;
+    const client = new SyncClient(OPEN_KEY, {
+      server: server.replace(/\/+$/, ''),
+      storage: store,
+      fetch: options?.fetch ?? globalThis.fetch.bind(globalThis),
+      WebSocket: ws ?? null,
+      deviceName: deviceName ?? 'web',
+      identity,
+    });
+    const session = parseJson(await store.get('session'));
+    if (session?.userId && session?.refreshToken) {
+      client.#session = session;
+      await client.#openDevice();
+    }
+    if (autoConnect) client.connect();
+    return client;
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** offline | connecting | synced | error */
+  get status() { return this.#status; }
+
+  /** The logged-in user, or null. */
+  get user() {
+    return this.#session ? { userId: this.#session.userId, email: this.#session.email } : null;
+  }
+
+  /** Documents with local changes the server has not confirmed yet. */
+  get pendingChanges() { return this.#device ? this.#device.pendingDocuments() : 0; }
+
+  /** This device's protocol peer id. */
+  get peerId() { return this.#identity.peerId; }
+
+  /** Subscribes; returns the unsubscribe function. */
+  on(event, handler) {
+    const set = this.#listeners[event];
+    if (!set) throw new SyncClientError('validation_failed', `unknown event ${event}`);
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  // ------------------------------------------------------------- accounts
+
+  /** Creates an account (the password is prehashed here) and logs in. */
+  async register(email, password, options) {
+    return this.#authenticate('/auth/register', email, password, options);
+  }
+
+  /** Logs in; this device then holds the user's data. */
+  async login(email, password, options) {
+    return this.#authenticate('/auth/login', email, password, options);
+  }
+
+  /**
+   * Logs out: the server session ends, tokens are forgotten and (unless
+   * `keepLocalData`) the user's documents are erased from this device.
+   */
+  async logout(options) {
+    const session = this.#session;
+    if (!session) return;
+    this.disconnect();
+    try {
+      await this.#api('POST', '/auth/logout', {}, true);
+    } catch (e) {
+      if (!(e instanceof SyncClientError)) throw e;
+    }
+    await this.#writes;
+    this.#session = null;
+    this.#device?.free();
+    this.#device = null;
+    await this.#storage.delete('session');
+    if (!options?.keepLocalData) {
+      for (const key of await this.#storage.keys(`u/${session.userId}/`)) {
+        await this.#storage.delete(key);
+      }
+    }
+    this.#emit('change', { origin: 'local' });
+  }
+
+  async #authenticate(path, email, password, options) {
+    const hashed = await prehash(email, password);
+    const tokens = await this.#api('POST', path, {
+      email,
+      password: hashed,
+      device_name: options?.deviceName ?? this.#deviceName,
+    }, false);
+    const switching = this.#session && this.#session.userId !== tokens.user_id;
+    if (switching) this.disconnect();
+    this.#setTokens(tokens);
+    if (!this.#device || switching) await this.#openDevice();
+    if (rootDocumentId(tokens.user_id) !== tokens.root_document_id) {
+      this.#emit('error', new SyncClientError('layout', 'server and client disagree on the root document id'));
+    }
+    if (this.#wanted) this.#reconnectNow();
+    this.#emit('change', { origin: 'remote' });
+    return this.user;
+  }
+
+  #setTokens(t) {
+    this.#session = {
+      userId: t.user_id,
+      email: t.email,
+      sessionId: t.session_id,
+      accessToken: t.access_token,
+      refreshToken: t.refresh_token,
+      expiresAt: Date.now() + t.expires_in * 1000,
+      ttlMs: t.expires_in * 1000,
+    };
+    this.#queueWrite('session', JSON.stringify(this.#session));
+    this.#scheduleRefresh();
+  }
+
+  #scheduleRefresh() {
+    clearTimeout(this.#refreshTimer);
+    if (!this.#session || !this.#wanted) return;
+    const due = Math.max(1000, this.#session.expiresAt - Date.now() - this.#margin());
+    this.#refreshTimer = setTimeout(() => {
+      this.#refresh().catch((e) => this.#emit('error', e));
+    }, due);
+  }
+
+  /** Refresh this long before expiry: a minute, or a quarter of short lifetimes. */
+  #margin() {
+    return Math.min(REFRESH_MARGIN_MS, (this.#session?.ttlMs ?? 0) / 4);
+  }
+
+  async #freshToken() {
+    if (!this.#session) throw new SyncClientError('unauthorized', 'not logged in');
+    if (this.#session.expiresAt - Date.now() > this.#margin()) return this.#session.accessToken;
+    return this.#refresh();
+  }
+
+  /** Rotates the tokens (deduplicated: one refresh at a time). */
+  #refresh() {
+    this.#refreshing ??= (async () => {
+      const refreshToken = this.#session?.refreshToken;
+      if (!refreshToken) throw new SyncClientError('unauthorized', 'not logged in');
+      try {
+        const t = await this.#api('POST', '/auth/refresh', { refresh_token: refreshToken }, false);
+        if (this.#session?.refreshToken === refreshToken) this.#setTokens(t);
+        return this.#session.accessToken;
+      } catch (e) {
+        if (e instanceof SyncClientError && e.status === 401) {
+          // The session is over (revoked, expired, password changed).
+          this.#setStatus('error', e);
+        }
+        throw e;
+      } finally {
+        this.#refreshing = null;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  /** JSON call; authenticated calls refresh the token once on 401. */
+  async #api(method, path, body, auth, retried = false) {
+    const headers = { 'content-type': 'application/json' };
+    if (auth) headers.authorization = `Bearer ${await this.#freshToken()}`;
+    let res;
+    try {
+      res = await this.#fetch(this.#server + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new SyncClientError('network', `${method} ${path}: ${e?.message ?? e}`);
+    }
+    if (auth && res.status === 401 && !retried) {
+      await this.#refresh();
+      return this.#api(method, path, body, auth, true);
+    }
+    const text = await res.text();
+    const json = text ? parseJson(text) : null;
+    if (!res.ok) {
+      const err = json?.error;
+      throw new SyncClientError(err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status}`, res.status);
+    }
+    return json;
+  }
+
+  // ----------------------------------------------------------------- sync
+
+  /** Keeps the device in sync: WebSocket, reconnect with backoff, HTTP fallback. */
+  connect() {
+    this.#wanted = true;
+    if (typeof window !== 'undefined' && window.addEventListener) {
+      window.addEventListener('online', this.#onOnline);
+      window.addEventListener('offline', this.#onOffline);
+    }
+    this.#scheduleRefresh();
+    this.#reconnectNow();
+  }
+
+  /** Stops syncing (edits keep being saved locally). */
+  disconnect() {
+    this.#wanted = false;
+    if (typeof window !== 'undefined' && window.removeEventListener) {
+      window.removeEventListener('online', this.#onOnline);
+      window.removeEventListener('offline', this.#onOffline);
+    }
+    this.#closeTransport();
+    this.#setStatus('offline');
+  }
+
+  /** Resolves once everything local is on the server and the round is done. */
+  synced(options) {
+    const timeoutMs = options?.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        offStatus();
+        offChange();
+        clearTimeout(timer);
+      };
+      const check = () => {
+        if (this.#status === 'synced' && this.pendingChanges === 0) {
+          done();
+          resolve();
+        }
+      };
+      const offStatus = this.on('status', check);
+      const offChange = this.on('change', check);
+      const timer = setTimeout(() => {
+        done();
+        reject(new SyncClientError('timeout', `not synced after ${timeoutMs} ms (status ${this.#status})`));
+      }, timeoutMs);
+      check();
+    });
+  }
+
+  /** One full HTTP sync round now (`POST /sync`), whatever the transport. */
+  async syncNow() {
+    this.#requireDevice();
+    await this.#httpRound();
+  }
+
+  #goOffline() {
+    this.#closeTransport();
+    this.#setStatus('offline');
+  }
+
+  #closeTransport() {
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#pollTimer);
+    this.#reconnectTimer = null;
+    this.#pollTimer = null;
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(); } catch { /* already closed */ }
+    }
+  }
+
+  #online() {
+    return !(typeof navigator !== 'undefined' && navigator.onLine === false);
+  }
+
+  #reconnectNow() {
+    this.#closeTransport();
+    if (!this.#wanted || !this.#device) return;
+    if (!this.#online()) {
+      this.#setStatus('offline');
+      return;
+    }
+    this.#setStatus('connecting');
+    if (this.#WebSocket) {
+      this.#openWs().catch((e) => this.#transportFailed(e));
+    } else {
+      this.#pollHttp();
+    }
+  }
+
+  async #openWs() {
+    const token = await this.#freshToken();
+    if (!this.#wanted) return;
+    const url = `${this.#server.replace(/^http/, 'ws')}/sync/ws`;
+    const ws = new this.#WebSocket(url, [SUBPROTOCOL, `bearer.${token}`]);
+    ws.binaryType = 'arraybuffer';
+    this.#ws = ws;
+    this.#roundAnswered = false;
+    ws.onopen = () => this.#send(ws, [this.#device.join()]);
+    ws.onmessage = (ev) => this.#onFrame(ws, ev.data);
+    ws.onerror = () => { /* onclose follows */ };
+    ws.onclose = () => {
+      if (this.#ws !== ws) return;
+      this.#ws = null;
+      this.#transportFailed(new SyncClientError('network', 'WebSocket closed'));
+    };
+  }
+
+  #send(ws, frames) {
+    if (ws.readyState !== 1) return;
+    for (const f of frames) ws.send(f);
+  }
+
+  #onFrame(ws, data) {
+    if (this.#ws !== ws || !this.#device) return;
+    const bytes = new Uint8Array(data);
+    let received;
+    try {
+      received = core(() => this.#device.receive(bytes));
+    } catch (e) {
+      this.#emit('error', e);
+      if (e.code === 'server_error' || e.code === 'protocol') ws.close();
+      this.#afterReceive(ws, false);
+      return;
+    }
+    if (received.kind === 'peer') {
+      this.#wsFailures = 0;
+      this.#send(ws, [this.#device.start()]);
+    }
+    if (received.kind === 'changes') this.#roundAnswered = true;
+    this.#afterReceive(ws, received.changed);
+    received.free();
+  }
+
+  #afterReceive(ws, changed) {
+    this.#send(ws, this.#device.poll());
+    this.#persist();
+    if (changed) this.#emit('change', { origin: 'remote' });
+    if (this.#roundAnswered && this.#device.isQuiet()) this.#setStatus('synced');
+    else if (this.#status !== 'synced') this.#setStatus('connecting');
+    else this.#emit('status', this.#status);
+  }
+
+  /** After a local edit: send it now if a transport is up. */
+  #flush() {
+    if (this.#ws && this.#ws.readyState === 1 && this.#roundAnswered) {
+      this.#send(this.#ws, this.#device.poll());
+    } else if (this.#wanted && !this.#ws && this.#online() && this.#status !== 'error') {
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = setTimeout(() => this.#pollHttp(), 50);
+    }
+  }
+
+  #transportFailed(err) {
+    if (!this.#wanted) return;
+    this.#wsFailures += 1;
+    if (err?.status === 401 || this.#status === 'error') {
+      this.#setStatus('error', err);
+      return;
+    }
+    if (!this.#online()) {
+      this.#setStatus('offline');
+      return;
+    }
+    // HTTP fallback while the WebSocket is down (proxies that block it, or
+    // a server restart): one round now, then polling until it is back.
+    this.#pollHttp();
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.#wsFailures - 1));
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      if (this.#wanted && !this.#ws) {
+        clearTimeout(this.#pollTimer);
+        this.#openWs().catch((e) => this.#transportFailed(e));
+      }
+    }, delay * (0.75 + Math.random() / 2));
+  }
+
+  #pollHttp() {
+    clearTimeout(this.#pollTimer);
+    this.#httpRound()
+      .catch((e) => {
+        if (e instanceof SyncClientError && e.code === 'network') this.#setStatus('offline');
+        else if (e instanceof SyncClientError && e.status === 401) this.#setStatus('error', e);
+        else this.#emit('error', e);
+      })
+      .finally(() => {
+        if (this.#wanted && !this.#ws && this.#status !== 'error') {
+          clearTimeout(this.#pollTimer);
+          this.#pollTimer = setTimeout(() => this.#pollHttp(), HTTP_POLL_MS);
+        }
+      });
+  }
+
+  /** `POST /sync` batches until neither side has anything to say. */
+  #httpRound() {
+    this.#httpBusy ??= (async () => {
+      try {
+        let first = true;
+        for (let i = 0; i < HTTP_MAX_ROUND_TRIPS; i++) {
+          const body = this.#device.pollBatch(first);
+          first = false;
+          if (!body) break;
+          const answer = await this.#postSync(body);
+          if (!this.#device) return;
+          const received = core(() => this.#device.receiveBatch(answer));
+          for (const e of received.errors) this.#emit('error', new SyncClientError('sync_refused', e));
+          const changed = received.changed;
+          received.free();
+          this.#persist();
+          if (changed) this.#emit('change', { origin: 'remote' });
+        }
+        if (this.#device?.isQuiet() && !this.#ws) this.#setStatus('synced');
+      } finally {
+        this.#httpBusy = null;
+      }
+    })();
+    return this.#httpBusy;
+  }
+
+  async #postSync(body, retried = false) {
+    const token = await this.#freshToken();
+    let res;
+    try {
+      res = await this.#fetch(`${this.#server}/sync`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/cbor' },
+        body,
+      });
+    } catch (e) {
+      throw new SyncClientError('network', `POST /sync: ${e?.message ?? e}`);
+    }
+    if (res.status === 401 && !retried) {
+      await this.#refresh();
+      return this.#postSync(body, true);
+    }
+    if (!res.ok) {
+      const json = parseJson(await res.text());
+      throw new SyncClientError(json?.error?.code ?? 'http_error', json?.error?.message ?? `HTTP ${res.status}`, res.status);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  #setStatus(status, detail) {
+    if (status === this.#status && detail === undefined) return;
+    this.#status = status;
+    this.#emit('status', status, detail);
+  }
+
+  #emit(event, ...args) {
+    for (const h of [...this.#listeners[event]]) {
+      try { h(...args); } catch (e) { console.error(e); }
+    }
+  }
+
+  // --------------------------------------------------------- local store
+
+  async #openDevice() {
+    const { userId } = this.#session;
+    const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
+    const prefix = `u/${userId}/doc/`;
+    for (const key of await this.#storage.keys(prefix)) {
+      const bytes = await this.#storage.get(key);
+      try {
+        core(() => device.loadDocument(key.slice(prefix.length), bytes));
+      } catch (e) {
+        // A damaged local copy: the server's copy comes back on sync.
+        this.#emit('error', e);
+      }
+    }
+    const state = await this.#storage.get(`u/${userId}/sync`);
+    if (typeof state === 'string') {
+      try { core(() => device.setSyncState(state)); } catch (e) { this.#emit('error', e); }
+    }
+    this.#device?.free();
+    this.#device = device;
+    this.#persist();
+  }
+
+  /** Queues the changed documents and the sync state for local storage. */
+  #persist() {
+    if (!this.#device || !this.#session) return;
+    const prefix = `u/${this.#session.userId}/`;
+    for (const [id, bytes] of this.#device.takeDirty()) this.#queueWrite(`${prefix}doc/${id}`, bytes);
+    this.#queueWrite(`${prefix}sync`, this.#device.syncState());
+  }
+
+  #queueWrite(key, value) {
+    this.#writes = this.#writes
+      .then(() => this.#storage.set(key, value))
+      .catch((e) => this.#emit('error', new SyncClientError('storage', `saving ${key}: ${e?.message ?? e}`)));
+  }
+
+  /** Resolves once every local change so far is in local storage. */
+  flushStorage() { return this.#writes; }
+
+  #requireDevice() {
+    if (!this.#device) throw new SyncClientError('unauthorized', 'log in first');
+    return this.#device;
+  }
+
+  #read(fn) {
+    const d = this.#requireDevice();
+    return JSON.parse(core(() => fn(d)));
+  }
+
+  #edit(fn) {
+    const d = this.#requireDevice();
+    d.setNow(Date.now());
+    const out = core(() => fn(d));
+    this.#persist();
+    this.#emit('change', { origin: 'local' });
+    this.#flush();
+    return out;
+  }
+
+  // ------------------------------------------------------------ the data
+
+  /** Live decks, id → Deck (with markdown). */
+  decks() { return this.#read((d) => d.decks()); }
+  /** One deck, or undefined. */
+  deck(id) { return this.decks()[id]; }
+  createDeck(deck) { this.#edit((d) => d.createDeck(JSON.stringify(deck))); }
+  updateDeck(id, fields) { this.#edit((d) => d.updateDeck(id, JSON.stringify(fields))); }
+  editMarkdown(id, markdown) { this.#edit((d) => d.editMarkdown(id, markdown)); }
+  deleteDeck(id) { this.#edit((d) => d.deleteDeck(id)); }
+
+  /** Card id → CardProgress (counts from every device, SM-2 replayed). */
+  progress() { return this.#read((d) => d.progress()); }
+  recordReview(review) {
+    return this.#edit((d) => d.recordReview(JSON.stringify(review), new Date().toISOString()));
+  }
+
+  /** Session id → GameSession. */
+  sessions() { return this.#read((d) => d.sessions()); }
+  recordSession(session) { this.#edit((d) => d.recordSession(JSON.stringify(session))); }
+
+  /** Achievement id → AchievementProgress. */
+  achievements() { return this.#read((d) => d.achievements()); }
+  setAchievement(achievement) { this.#edit((d) => d.setAchievement(JSON.stringify(achievement))); }
+
+  starred() { return this.#read((d) => d.starred()); }
+  star(publicDeckId) { this.#edit((d) => d.star(publicDeckId)); }
+  unstar(publicDeckId) { this.#edit((d) => d.unstar(publicDeckId)); }
+
+  preferences() { return this.#read((d) => d.preferences()); }
+  setPreferences(prefs) { this.#edit((d) => d.setPreferences(JSON.stringify(prefs))); }
+  setPreference(path, value) { this.#edit((d) => d.setPreference(path, JSON.stringify(value))); }
+
+  /** Everything, in the `GET /user/export` shape. */
+  exportData() { return this.#read((d) => d.exportData()); }
+
+  /** Imports the app's localStorage (a one-time migration per account). */
+  importLocalStorage(entries) {
+    const e = entriesOf(entries);
+    this.#edit((d) => d.importLocalStorage(JSON.stringify(e)));
+  }
+
+  /** The app's localStorage entries, key → stored string. */
+  exportLocalStorage() { return this.#read((d) => d.exportLocalStorage()); }
+
+  /** Stops syncing and frees the wasm memory of this client. */
+  async close() {
+    this.disconnect();
+    clearTimeout(this.#refreshTimer);
+    await this.#writes;
+    this.#device?.free();
+    this.#device = null;
+  }
+}
+
+const OPEN_KEY = Symbol('SyncClient.open');
+
+function parseJson(v) {
+  if (typeof v !== 'string') return null;
+  try { return JSON.parse(v); } catch { return null; }
+}
