@@ -1,5 +1,5 @@
 # The two commands of the README: `make dev` and `make test`.
-.PHONY: dev test bootstrap build bench lint
+.PHONY: dev test bootstrap build bench lint web demo
 
 dev:
 	bash scripts/dev.sh
@@ -13,6 +13,13 @@ bootstrap:
 build: bootstrap
 	bash scripts/build-worker.sh
 
+web:
+	bash scripts/build-web.sh
+
+demo:
+	bash scripts/demo.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p myflashplay-client --target wasm32-unknown-unknown --features js -- -D warnings

@@ -37,6 +37,16 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package.json -nt node_modules/.stamp
   touch node_modules/.stamp
 fi
 
+# Debian's Chromium for the browser test (playwright-core drives it; its
+# own browser download does not work here).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium (once)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+fi
+
 if [ ! -f .dev.vars ] || ! grep -q '^JWT_SECRET=' .dev.vars; then
   say "generating .dev.vars with a random JWT_SECRET (git-ignored)"
   umask 077

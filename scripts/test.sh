@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: native unit, fixture and property tests (cargo),
-# then the end-to-end tests against the real Worker under workerd.
+# the browser package (build, types), then the end-to-end tests against the
+# real Worker under workerd (Node, and headless Chromium for the demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -12,5 +13,14 @@ cargo test --workspace
 echo "== building the Worker =="
 bash scripts/build-worker.sh
 
+echo "== building the browser package =="
+bash scripts/build-web.sh
+
+echo "== tsc --noEmit over a use of the whole package API =="
+tsc -p tests/types
+
 echo "== end-to-end tests (wrangler dev / workerd) =="
 node --test --test-concurrency=1 tests/e2e/
+
+echo "== browser test (headless Chromium, demo page, wrangler dev) =="
+node --test --test-concurrency=1 tests/browser/

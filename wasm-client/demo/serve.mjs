@@ -20,13 +20,18 @@ const types = {
   '.md': 'text/markdown; charset=utf-8',
 };
 
-/** Starts the server; resolves to `{url, close()}`. `port` 0 picks one. */
+/**
+ * Starts the server; resolves to `{url, close(), setServer(url)}`. `port` 0
+ * picks one. `setServer` changes what `/config.json` names (a test starts
+ * this first, then the Worker with this origin allowed).
+ */
 export function startStatic({ server, port = 0, host = '127.0.0.1' }) {
+  let current = server;
   const srv = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/config.json') {
       res.writeHead(200, { 'content-type': types['.json'], 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ server }));
+      res.end(JSON.stringify({ server: current }));
       return;
     }
     const prefix = url.pathname.startsWith('/pkg/') ? '/pkg/' : '/';
@@ -54,6 +59,7 @@ export function startStatic({ server, port = 0, host = '127.0.0.1' }) {
       const { port: p } = srv.address();
       resolve({
         url: `http://${host}:${p}`,
+        setServer: (s) => { current = s; },
         close: () => new Promise((r) => { srv.closeAllConnections?.(); srv.close(() => r()); }),
       });
     });
