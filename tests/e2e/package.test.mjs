@@ -132,6 +132,37 @@ test('offline edits survive a restart and merge with concurrent edits on reconne
   await Promise.all([a.close(), b2.close()]);
 });
 
+/** A WebSocket that never gets through (a proxy that blocks upgrades). */
+class BlockedWebSocket {
+  constructor() {
+    this.readyState = 0;
+    setTimeout(() => { this.readyState = 3; this.onerror?.({}); this.onclose?.({ code: 1006 }); }, 10);
+  }
+  send() { throw new Error('not open'); }
+  close() {}
+}
+
+test('when the WebSocket cannot connect, the client syncs over HTTP and reports synced', async () => {
+  const e = email();
+  const a = await open({ WebSocket: BlockedWebSocket });
+  await a.register(e, PASSWORD);
+  a.star('public-solar-system');
+  const statuses = [];
+  a.on('status', (s) => statuses.push(s));
+  a.connect();
+  await a.synced();
+  const b = await open({ WebSocket: BlockedWebSocket });
+  await b.login(e, PASSWORD);
+  b.connect();
+  await b.synced();
+  assert.deepEqual(b.starred(), ['public-solar-system']);
+  // Later edits keep flowing over HTTP (polling), in both directions.
+  b.unstar('public-solar-system');
+  await waitFor('the unstar to reach a', () => a.starred().length === 0, 20_000);
+  assert.ok(statuses.includes('connecting') && statuses.includes('synced'), statuses.join(','));
+  await Promise.all([a.close(), b.close()]);
+});
+
 test('tokens are refreshed automatically: syncing works after the access token expired', async () => {
   const e = email();
   const a = await open({ WebSocket: null });
