@@ -7,6 +7,16 @@
 #![warn(missing_docs)]
 
 pub mod document_id;
+pub mod layout;
+pub mod model;
 pub mod prehash;
+pub mod replica;
+pub mod sm2;
+pub mod sync;
 
 pub use document_id::{DocumentId, DocumentIdError};
+pub use replica::{Replica, ReplicaError};
+
+/// A replica's documents: every Automerge document of one user it holds,
+/// by id. Deterministic iteration order keeps sync and exports stable.
+pub type Docs = std::collections::BTreeMap<DocumentId, automerge::Automerge>;

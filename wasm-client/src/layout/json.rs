@@ -1,0 +1,263 @@
+//! JSON values in Automerge, both ways.
+//!
+//! Objects become maps, arrays lists, numbers keep their integer or float
+//! form (`45` stays `45`, `100.0` stays `100.0`), so what the app wrote comes
+//! back unchanged. Writes reconcile at the narrowest path: unchanged leaves
+//! are not written, nested objects are descended into, so an edit of one
+//! field is one operation. Arrays are small in this data (tags, cards,
+//! card results) and are replaced whole when they differ.
+//!
+//! Reads merge conflicts: when two devices created the same map key
+//! concurrently, Automerge keeps both objects and [`read_prop`] merges them
+//! key by key (the winning object's keys last), so neither device's fields
+//! disappear.
+
+use automerge::transaction::Transactable;
+use automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value as AmValue};
+use serde_json::{Map, Number, Value};
+
+/// The JSON value of `obj[key]`, merging conflicting objects; `None` when
+/// the key is absent.
+pub fn read_prop<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<Value>, AutomergeError> {
+    let all = doc.get_all(obj, key)?;
+    let Some((winner, _)) = all.last() else {
+        return Ok(None);
+    };
+    if matches!(winner, AmValue::Object(ObjType::Map)) {
+        let mut merged = Map::new();
+        for (v, id) in &all {
+            if matches!(v, AmValue::Object(ObjType::Map)) {
+                if let Value::Object(m) = read_obj(doc, id, ObjType::Map)? {
+                    merge_into(&mut merged, m);
+                }
+            }
+        }
+        return Ok(Some(Value::Object(merged)));
+    }
+    let (v, id) = &all[all.len() - 1];
+    Ok(Some(read_value(doc, v, id)?))
+}
+
+/// Recursive key-wise merge: objects merge, anything else is replaced.
+fn merge_into(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_into(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn read_value<D: ReadDoc>(doc: &D, v: &AmValue<'_>, id: &ObjId) -> Result<Value, AutomergeError> {
+    match v {
+        AmValue::Object(t) => read_obj(doc, id, *t),
+        AmValue::Scalar(s) => Ok(scalar_to_json(s)),
+    }
+}
+
+/// The JSON value of a whole object (a map, a list or a text).
+pub fn read_obj<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType) -> Result<Value, AutomergeError> {
+    match t {
+        ObjType::Map | ObjType::Table => {
+            let mut out = Map::new();
+            for key in doc.keys(obj) {
+                if let Some(v) = read_prop(doc, obj, &key)? {
+                    out.insert(key, v);
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        ObjType::List => {
+            let mut out = Vec::with_capacity(doc.length(obj));
+            for i in 0..doc.length(obj) {
+                if let Some((v, id)) = doc.get(obj, i)? {
+                    out.push(read_value(doc, &v, &id)?);
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        ObjType::Text => Ok(Value::String(doc.text(obj)?)),
+    }
+}
+
+/// JSON for an Automerge scalar; counters read as their current value,
+/// bytes and unknown types as `null` (this layout never writes them).
+pub fn scalar_to_json(s: &ScalarValue) -> Value {
+    match s {
+        ScalarValue::Str(s) => Value::String(s.to_string()),
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Value::from(*i),
+        ScalarValue::Uint(u) => Value::from(*u),
+        ScalarValue::F64(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        ScalarValue::Counter(c) => Value::from(i64::from(c)),
+        ScalarValue::Boolean(b) => Value::Bool(*b),
+        ScalarValue::Bytes(_) | ScalarValue::Unknown { .. } | ScalarValue::Null => Value::Null,
+    }
+}
+
+/// The Automerge scalar for a JSON scalar; `None` for arrays and objects.
+pub fn json_to_scalar(v: &Value) -> Option<ScalarValue> {
+    Some(match v {
+        Value::Null => ScalarValue::Null,
+        Value::Bool(b) => ScalarValue::Boolean(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) if !n.is_f64() => ScalarValue::Int(i),
+            (_, Some(u), _) if !n.is_f64() => ScalarValue::Uint(u),
+            (_, _, Some(f)) => ScalarValue::F64(f),
+            _ => ScalarValue::Null,
+        },
+        Value::String(s) => ScalarValue::Str(s.as_str().into()),
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+/// Writes `v` at `obj[key]`, touching only what differs from the current
+/// (winning) value. With `prune`, keys of nested maps that `v` lacks are
+/// deleted; without it they are left alone (a partial update).
+pub fn reconcile_prop<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    v: &Value,
+    prune: bool,
+) -> Result<(), AutomergeError> {
+    let current = tx.get(obj, key)?.map(|(cv, id)| (cv.into_owned(), id));
+    match (v, current) {
+        (Value::Object(m), Some((AmValue::Object(ObjType::Map), id))) => {
+            reconcile_map(tx, &id, m, prune)
+        }
+        (Value::Object(m), _) => {
+            let id = tx.put_object(obj, key, ObjType::Map)?;
+            reconcile_map(tx, &id, m, prune)
+        }
+        (Value::Array(a), current) => {
+            if let Some((cv, id)) = &current {
+                if read_value(tx, cv, id)? == *v {
+                    return Ok(());
+                }
+            }
+            let id = tx.put_object(obj, key, ObjType::List)?;
+            fill_list(tx, &id, a)
+        }
+        (scalar, current) => {
+            let new = json_to_scalar(scalar).unwrap_or(ScalarValue::Null);
+            if let Some((AmValue::Scalar(old), _)) = &current {
+                if scalar_to_json(old) == *scalar {
+                    return Ok(());
+                }
+            }
+            tx.put(obj, key, new)
+        }
+    }
+}
+
+/// Reconciles every key of `m` into the map `obj` (see [`reconcile_prop`]).
+pub fn reconcile_map<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    m: &Map<String, Value>,
+    prune: bool,
+) -> Result<(), AutomergeError> {
+    if prune {
+        let stale: Vec<String> = tx.keys(obj).filter(|k| !m.contains_key(k)).collect();
+        for k in stale {
+            tx.delete(obj, k.as_str())?;
+        }
+    }
+    for (k, v) in m {
+        reconcile_prop(tx, obj, k, v, prune)?;
+    }
+    Ok(())
+}
+
+fn fill_list<T: Transactable>(
+    tx: &mut T,
+    list: &ObjId,
+    items: &[Value],
+) -> Result<(), AutomergeError> {
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::Object(m) => {
+                let id = tx.insert_object(list, i, ObjType::Map)?;
+                reconcile_map(tx, &id, m, false)?;
+            }
+            Value::Array(a) => {
+                let id = tx.insert_object(list, i, ObjType::List)?;
+                fill_list(tx, &id, a)?;
+            }
+            scalar => tx.insert(list, i, json_to_scalar(scalar).unwrap_or(ScalarValue::Null))?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::{Automerge, ROOT};
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trips_with_number_forms() {
+        let v = json!({"a": 45, "b": 100.0, "c": -3, "d": [1, {"x": "y"}, [true, null]], "e": {"f": {"g": "h"}}, "u": 18446744073709551615u64});
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        reconcile_prop(&mut tx, &ROOT, "v", &v, true).unwrap();
+        tx.commit();
+        let back = read_prop(&doc, &ROOT, "v").unwrap().unwrap();
+        assert_eq!(back, v);
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            serde_json::to_string(&v).unwrap()
+        );
+    }
+
+    #[test]
+    fn unchanged_values_write_nothing() {
+        let v = json!({"a": 1, "b": {"c": [1, 2]}});
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        reconcile_prop(&mut tx, &ROOT, "v", &v, true).unwrap();
+        tx.commit();
+        let mut tx = doc.transaction();
+        reconcile_prop(&mut tx, &ROOT, "v", &v, true).unwrap();
+        assert_eq!(tx.pending_ops(), 0);
+        reconcile_prop(
+            &mut tx,
+            &ROOT,
+            "v",
+            &json!({"a": 2, "b": {"c": [1, 2]}}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(tx.pending_ops(), 1);
+    }
+
+    #[test]
+    fn concurrent_maps_under_one_key_are_merged_on_read() {
+        let mut a = Automerge::new();
+        let mut b = Automerge::new();
+        for (doc, field) in [(&mut a, "x"), (&mut b, "y")] {
+            let mut tx = doc.transaction();
+            reconcile_prop(
+                &mut tx,
+                &ROOT,
+                "m",
+                &json!({ field: 1, "shared": field }),
+                false,
+            )
+            .unwrap();
+            tx.commit();
+        }
+        a.merge(&mut b).unwrap();
+        let m = read_prop(&a, &ROOT, "m").unwrap().unwrap();
+        assert_eq!(m["x"], 1);
+        assert_eq!(m["y"], 1);
+        assert!(m["shared"] == "x" || m["shared"] == "y");
+    }
+}

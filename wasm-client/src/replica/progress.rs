@@ -1,0 +1,361 @@
+//! Card progress: review events, counters, and the derived `CardProgress`.
+//!
+//! Counters are keyed `card|field|actor` in the deck document's `counters`
+//! map, which exists from genesis: each device only ever creates its own
+//! keys, so two devices never create the same counter concurrently (which
+//! would make one of them lose its count). A card's count is the sum over
+//! devices plus what was imported (`progressBase`).
+
+use super::{top, Replica, ReplicaError};
+use crate::layout::{self, json};
+use crate::model::{self, limits, timestamp, CardProgress};
+use crate::sm2::{self, Review, Schedule};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ObjType, ReadDoc, ScalarValue, Value as AmValue, ROOT};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// One answer to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewInput {
+    /// The deck holding the card.
+    pub deck_id: String,
+    /// The card.
+    pub card_id: String,
+    /// Answered right.
+    pub correct: bool,
+    /// Answer time, milliseconds.
+    pub response_ms: u64,
+    /// When, ISO-8601 UTC.
+    pub at: String,
+    /// Explicit SM-2 quality 0..=5.
+    pub quality: Option<u8>,
+}
+
+const FIELDS: [&str; 3] = ["views", "correctCount", "incorrectCount"];
+
+impl Replica {
+    /// Records one review: a review event appended to the deck's list and
+    /// the card's counters incremented, in one commit. Returns the event id.
+    pub fn record_review(&mut self, review: &ReviewInput) -> Result<String, ReplicaError> {
+        limits::check_required("review.cardId", &review.card_id, limits::MAX_ID_BYTES)?;
+        timestamp::parse_ms("review.at", &review.at)?;
+        if review.quality.is_some_and(|q| q > 5) {
+            return Err(model::ModelError::OutOfRange {
+                field: "review.quality".into(),
+            }
+            .into());
+        }
+        if review.response_ms > 86_400_000 {
+            return Err(model::ModelError::OutOfRange {
+                field: "review.responseMs".into(),
+            }
+            .into());
+        }
+        let doc_id = layout::deck_doc_id(&self.user_id, &review.deck_id);
+        match self.deck_entry(&review.deck_id)? {
+            Some(e) if !e.deleted && self.doc_of(&doc_id, layout::DocKind::Deck)?.is_some() => {}
+            _ => return Err(ReplicaError::DeckNotFound(review.deck_id.clone())),
+        }
+        self.edit(doc_id, |tx, cx| {
+            let reviews = top(tx, "reviews", ObjType::List, cx.doc)?;
+            let event = tx.insert_object(&reviews, tx.length(&reviews), ObjType::Map)?;
+            let id = event.to_string();
+            tx.put(&event, "id", id.as_str())?;
+            tx.put(&event, "cardId", review.card_id.as_str())?;
+            tx.put(&event, "at", review.at.as_str())?;
+            tx.put(&event, "device", cx.actor_hex.as_str())?;
+            tx.put(&event, "correct", review.correct)?;
+            tx.put(&event, "responseMs", review.response_ms)?;
+            if let Some(q) = review.quality {
+                tx.put(&event, "quality", u64::from(q))?;
+            }
+            let counters = top(tx, "counters", ObjType::Map, cx.doc)?;
+            let outcome = if review.correct {
+                "correctCount"
+            } else {
+                "incorrectCount"
+            };
+            for field in ["views", outcome] {
+                let key = format!("{}|{field}|{}", review.card_id, cx.actor_hex);
+                if tx.get(&counters, key.as_str())?.is_some() {
+                    tx.increment(&counters, key.as_str(), 1)?;
+                } else {
+                    tx.put(&counters, key.as_str(), ScalarValue::counter(1))?;
+                }
+            }
+            Ok(id)
+        })
+    }
+
+    /// Stores imported progress of one card as its base (a later import of
+    /// the same card replaces it).
+    pub(super) fn import_progress(&mut self, progress: &Value) -> Result<(), ReplicaError> {
+        let parsed: CardProgress = model::parse("progress", progress)?;
+        let doc_id = layout::deck_doc_id(&self.user_id, &parsed.deck_id);
+        if self.deck_entry(&parsed.deck_id)?.is_none() {
+            self.ensure_doc(layout::DocKind::Deck, &parsed.deck_id, doc_id)?;
+            self.write_index_entry(&parsed.deck_id, "", "", Some(false), Some(true))?;
+        }
+        self.ensure_doc(layout::DocKind::Deck, &parsed.deck_id, doc_id)?;
+        self.edit(doc_id, |tx, cx| {
+            let base = top(tx, "progressBase", ObjType::Map, cx.doc)?;
+            json::reconcile_prop(tx, &base, &parsed.card_id, progress, true)?;
+            Ok(())
+        })
+    }
+
+    /// Ids of every review event held here, of every deck (deleted ones
+    /// too): what a "no review lost" check compares.
+    pub fn review_ids(&self) -> Result<Vec<String>, ReplicaError> {
+        let mut out = Vec::new();
+        for (id, doc) in &self.docs {
+            if super::get_str(doc, &ROOT, "kind")?.as_deref() == Some("deck") {
+                out.extend(read_reviews(doc, *id)?.into_iter().map(|(_, r)| r.id));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Every well-formed review event of a deck document, with its card id.
+/// Malformed events (written by another client) are skipped, not fatal.
+fn read_reviews(
+    doc: &Automerge,
+    doc_id: crate::DocumentId,
+) -> Result<Vec<(String, Review)>, ReplicaError> {
+    let list = top(doc, "reviews", ObjType::List, doc_id)?;
+    let mut out = Vec::new();
+    for i in 0..doc.length(&list) {
+        let Some((AmValue::Object(ObjType::Map), event)) = doc.get(&list, i)? else {
+            continue;
+        };
+        let Value::Object(e) = json::read_obj(doc, &event, ObjType::Map)? else {
+            continue;
+        };
+        let (Some(card), Some(at), Some(correct)) = (
+            e["cardId"].as_str(),
+            e["at"].as_str(),
+            e["correct"].as_bool(),
+        ) else {
+            continue;
+        };
+        let Ok(at_ms) = timestamp::parse_ms("review.at", at) else {
+            continue;
+        };
+        out.push((
+            card.to_string(),
+            Review {
+                at_ms,
+                device: e
+                    .get("device")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                id: e
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                correct,
+                response_ms: e.get("responseMs").and_then(Value::as_u64).unwrap_or(0),
+                quality: e
+                    .get("quality")
+                    .and_then(Value::as_u64)
+                    .and_then(|q| u8::try_from(q).ok()),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Per-card sums of the counters: card → field → total over devices.
+fn read_counters(
+    doc: &Automerge,
+    doc_id: crate::DocumentId,
+) -> Result<BTreeMap<String, [u64; 3]>, ReplicaError> {
+    let counters = top(doc, "counters", ObjType::Map, doc_id)?;
+    let mut out: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    for key in doc.keys(&counters) {
+        let mut parts = key.rsplitn(3, '|');
+        let (Some(_actor), Some(field), Some(card)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some(slot) = FIELDS.iter().position(|f| *f == field) else {
+            continue;
+        };
+        if let Some((AmValue::Scalar(s), _)) = doc.get(&counters, key.as_str())? {
+            let n = match s.as_ref() {
+                ScalarValue::Counter(c) => i64::from(c),
+                other => other.as_i64().unwrap_or(0),
+            };
+            let entry = out.entry(card.to_string()).or_default();
+            entry[slot] = entry[slot].saturating_add(u64::try_from(n).unwrap_or(0));
+        }
+    }
+    Ok(out)
+}
+
+/// The app's `CardProgress` of every card of one deck document, derived
+/// from its imported base, counters and review events.
+pub(super) fn deck_progress(
+    doc: &Automerge,
+    doc_id: crate::DocumentId,
+    deck_id: &str,
+) -> Result<BTreeMap<String, Value>, ReplicaError> {
+    let base_obj = top(doc, "progressBase", ObjType::Map, doc_id)?;
+    let mut bases: BTreeMap<String, Value> = BTreeMap::new();
+    for key in doc.keys(&base_obj) {
+        if let Some(v) = json::read_prop(doc, &base_obj, &key)? {
+            bases.insert(key, v);
+        }
+    }
+    let counters = read_counters(doc, doc_id)?;
+    let mut reviews: BTreeMap<String, Vec<Review>> = BTreeMap::new();
+    for (card, r) in read_reviews(doc, doc_id)? {
+        reviews.entry(card).or_default().push(r);
+    }
+    let cards: std::collections::BTreeSet<&String> = bases
+        .keys()
+        .chain(counters.keys())
+        .chain(reviews.keys())
+        .collect();
+    let mut out = BTreeMap::new();
+    for card in cards {
+        let base = bases.get(card);
+        let events = reviews.get(card).map(Vec::as_slice).unwrap_or_default();
+        let counts = counters.get(card).copied().unwrap_or_default();
+        out.insert(
+            card.clone(),
+            card_progress(card, deck_id, base, counts, events),
+        );
+    }
+    Ok(out)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// One card's `CardProgress`: the imported base as it was when nothing was
+/// recorded since; otherwise counts added, averages and confidence
+/// recomputed and the schedule replayed from the base.
+fn card_progress(
+    card: &str,
+    deck_id: &str,
+    base: Option<&Value>,
+    counts: [u64; 3],
+    events: &[Review],
+) -> Value {
+    if let Some(b) = base {
+        if counts == [0; 3] && events.is_empty() {
+            return b.clone();
+        }
+    }
+    let mut out = base.and_then(Value::as_object).cloned().unwrap_or_default();
+    out.insert("cardId".into(), json!(card));
+    out.entry("deckId").or_insert(json!(deck_id));
+    let mut stats = out
+        .get("stats")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let base_n = |k: &str| stats.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let totals: Vec<u64> = FIELDS
+        .iter()
+        .zip(counts)
+        .map(|(f, c)| base_n(f).saturating_add(c))
+        .collect();
+    let base_views = base_n("views");
+    let base_avg = stats
+        .get("averageResponseTime")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let mut last_seen = stats
+        .get("lastSeen")
+        .and_then(Value::as_str)
+        .and_then(|s| timestamp::parse_ms("lastSeen", s).ok());
+    let mut seconds = 0.0;
+    for r in events {
+        seconds += r.response_ms as f64 / 1000.0;
+        last_seen = Some(last_seen.map_or(r.at_ms, |l| l.max(r.at_ms)));
+    }
+    let n = base_views as f64 + events.len() as f64;
+    if n > 0.0 && !events.is_empty() {
+        stats.insert(
+            "averageResponseTime".into(),
+            json!(round2((base_avg * base_views as f64 + seconds) / n)),
+        );
+    } else {
+        stats.entry("averageResponseTime").or_insert(json!(0));
+    }
+    for (f, t) in FIELDS.iter().zip(&totals) {
+        stats.insert((*f).into(), json!(t));
+    }
+    let answered = totals[1] + totals[2];
+    if answered > 0 {
+        stats.insert(
+            "confidence".into(),
+            json!((totals[1] as f64 * 100.0 / answered as f64).round() as u64),
+        );
+    } else {
+        stats.entry("confidence").or_insert(json!(0));
+    }
+    if let Some(l) = last_seen {
+        stats.insert("lastSeen".into(), json!(timestamp::format_ms(l)));
+    }
+    out.insert("stats".into(), Value::Object(stats));
+
+    let mut sr = out
+        .get("spacedRepetition")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if !events.is_empty() {
+        let start = match base.and_then(|b| serde_json::from_value::<CardProgress>(b.clone()).ok())
+        {
+            Some(p) => Schedule::imported(
+                p.spaced_repetition.interval,
+                p.spaced_repetition.ease_factor,
+                p.spaced_repetition.stage,
+            ),
+            None => Schedule::default(),
+        };
+        let s = sm2::replay(start, events);
+        sr.insert("interval".into(), json!(s.interval));
+        sr.insert("easeFactor".into(), json!(round2(s.ease_factor)));
+        if let Some(next) = s.next_review_ms {
+            sr.insert("nextReview".into(), json!(timestamp::format_ms(next)));
+        }
+        sr.insert("stage".into(), json!(s.stage().as_str()));
+    }
+    out.insert("spacedRepetition".into(), Value::Object(sr));
+    Value::Object(out)
+}
+
+/// Progress of every card of every deck in the index (`live_only`: skip
+/// deleted decks), card id → `CardProgress`.
+pub(super) fn progress_of_all(
+    replica: &Replica,
+    live_only: bool,
+) -> Result<Map<String, Value>, ReplicaError> {
+    let mut out = Map::new();
+    for (deck_id, entry) in replica.deck_entries()? {
+        if live_only && entry.deleted {
+            continue;
+        }
+        let doc_id = layout::deck_doc_id(&replica.user_id, &deck_id);
+        let Some(doc) = replica.doc_of(&doc_id, layout::DocKind::Deck)? else {
+            continue;
+        };
+        if live_only && replica.deck_doc_deleted(doc_id)? {
+            continue;
+        }
+        for (card, p) in deck_progress(doc, doc_id, &deck_id)? {
+            out.insert(card, p);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,226 @@
+//! The device side of sync: one [`SyncClient`] per device, talking to the
+//! user's server peer over [`RepoMessage`]s.
+//!
+//! Sans-IO: the caller moves messages. A sync round is:
+//! 1. [`SyncClient::start`] gives a `changes-since` message (the manifest
+//!    question); send it together with [`SyncClient::poll_messages`].
+//! 2. Feed every answer to [`SyncClient::handle_message`], then send what
+//!    [`SyncClient::poll_messages`] returns; repeat until it returns nothing
+//!    ([`SyncClient::is_quiet`]).
+//!
+//! Only documents that changed on the server since the last round (from
+//! the manifest) or locally since they were last in agreement are synced,
+//! so a reconnect with nothing new costs one small round trip whatever the
+//! number of documents.
+
+use super::check::{check_sync_message, CheckError, Limits};
+use super::manifest::Manifest;
+use super::messages::{DocMessage, RepoMessage, PROTOCOL_VERSION};
+use super::peer_id::PeerId;
+use crate::{Docs, DocumentId};
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::ChangeHash;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The peer id the server uses until a `peer` message names another.
+pub const SERVER_PEER_ID: &str = "myflashplay-server";
+
+/// Why a message from the server was not applied. The document's sync
+/// state is reset, so the next round starts that document afresh.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The sync message failed the hostile-input check.
+    #[error("sync message for {0} refused: {1}")]
+    Check(DocumentId, CheckError),
+    /// Automerge could not decode the sync message.
+    #[error("sync message for {0} undecodable: {1}")]
+    Decode(DocumentId, automerge::sync::ReadMessageError),
+    /// Automerge refused to apply it.
+    #[error("sync message for {0} not applied: {1}")]
+    Apply(DocumentId, Box<automerge::AutomergeError>),
+    /// The server sent an `error` message.
+    #[error("server error: {0}")]
+    Server(String),
+}
+
+/// What a device keeps between sessions so that the next round is cheap:
+/// the last manifest `seq` and the heads both sides agreed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientState {
+    /// The server's `seq` after the last completed round.
+    pub last_seq: u64,
+    /// Per document, the heads the server was known to have.
+    pub synced_heads: BTreeMap<DocumentId, Vec<ChangeHash>>,
+}
+
+/// The sync driver of one device.
+#[derive(Debug)]
+pub struct SyncClient {
+    peer_id: PeerId,
+    server_id: PeerId,
+    saved: ClientState,
+    states: BTreeMap<DocumentId, State>,
+    /// Documents in the current round that are not yet in agreement.
+    active: BTreeSet<DocumentId>,
+    /// The manifest `seq` to remember once every active document settles.
+    pending_seq: Option<u64>,
+}
+
+impl SyncClient {
+    /// A device that has never synced.
+    pub fn new(peer_id: PeerId) -> Self {
+        Self::from_state(peer_id, ClientState::default())
+    }
+
+    /// A device resuming with what [`SyncClient::state`] returned earlier.
+    pub fn from_state(peer_id: PeerId, saved: ClientState) -> Self {
+        let server_id = PeerId::new(SERVER_PEER_ID).unwrap_or_else(|_| peer_id.clone());
+        Self {
+            peer_id,
+            server_id,
+            saved,
+            states: BTreeMap::new(),
+            active: BTreeSet::new(),
+            pending_seq: None,
+        }
+    }
+
+    /// This device's peer id.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.peer_id
+    }
+
+    /// What to persist on the device between sessions.
+    pub fn state(&self) -> &ClientState {
+        &self.saved
+    }
+
+    /// The `join` a WebSocket connection opens with.
+    pub fn join(&self) -> RepoMessage {
+        RepoMessage::Join {
+            sender_id: self.peer_id.clone(),
+            supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+            peer_metadata: None,
+        }
+    }
+
+    /// Starts a round: the manifest question.
+    pub fn start(&self) -> RepoMessage {
+        RepoMessage::ChangesSince {
+            sender_id: self.peer_id.clone(),
+            target_id: self.server_id.clone(),
+            since: self.saved.last_seq,
+        }
+    }
+
+    /// True when no document of the round still needs a message.
+    pub fn is_quiet(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// Applies one message from the server to `docs`.
+    pub fn handle_message(&mut self, docs: &mut Docs, msg: RepoMessage) -> Result<(), ClientError> {
+        match msg {
+            RepoMessage::Peer { sender_id, .. } => self.server_id = sender_id,
+            RepoMessage::Changes { manifest, .. } => self.handle_manifest(docs, manifest),
+            RepoMessage::Sync(m) | RepoMessage::Request(m) => self.handle_sync(docs, m)?,
+            RepoMessage::DocUnavailable { document_id, .. } => {
+                // The server lacks it: keep local content (the next poll
+                // pushes it), drop a placeholder we made for the pull.
+                if docs
+                    .get(&document_id)
+                    .is_some_and(|d| d.get_heads().is_empty())
+                {
+                    docs.remove(&document_id);
+                }
+                self.states.remove(&document_id);
+                self.active.remove(&document_id);
+            }
+            RepoMessage::Error { message, .. } => return Err(ClientError::Server(message)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The messages to send now: one per document of the round that has
+    /// something to say.
+    pub fn poll_messages(&mut self, docs: &Docs) -> Vec<RepoMessage> {
+        for (id, doc) in docs {
+            if self.saved.synced_heads.get(id) != Some(&doc.get_heads()) {
+                self.active.insert(*id);
+            }
+        }
+        let mut out = Vec::new();
+        let mut settled = Vec::new();
+        for id in &self.active {
+            let Some(doc) = docs.get(id) else {
+                settled.push(*id);
+                continue;
+            };
+            let state = self.states.entry(*id).or_default();
+            match doc.generate_sync_message(state) {
+                Some(message) => {
+                    let m = DocMessage {
+                        sender_id: self.peer_id.clone(),
+                        target_id: self.server_id.clone(),
+                        document_id: *id,
+                        data: message.encode(),
+                    };
+                    // An empty local document is a pull: `request` lets the
+                    // server answer `doc-unavailable` instead of creating it.
+                    out.push(if doc.get_heads().is_empty() {
+                        RepoMessage::Request(m)
+                    } else {
+                        RepoMessage::Sync(m)
+                    });
+                }
+                None => {
+                    let heads = doc.get_heads();
+                    if state.their_heads.as_ref() == Some(&heads) {
+                        self.saved.synced_heads.insert(*id, heads);
+                        settled.push(*id);
+                    }
+                }
+            }
+        }
+        for id in settled {
+            self.active.remove(&id);
+        }
+        if self.active.is_empty() {
+            if let Some(seq) = self.pending_seq.take() {
+                self.saved.last_seq = self.saved.last_seq.max(seq);
+            }
+        }
+        out
+    }
+
+    fn handle_manifest(&mut self, docs: &mut Docs, manifest: Manifest) {
+        for entry in manifest.documents {
+            let doc = docs.entry(entry.document_id).or_default();
+            if doc.get_heads() != entry.heads {
+                self.active.insert(entry.document_id);
+            }
+        }
+        self.pending_seq = Some(manifest.seq);
+    }
+
+    fn handle_sync(&mut self, docs: &mut Docs, m: DocMessage) -> Result<(), ClientError> {
+        let id = m.document_id;
+        self.active.insert(id);
+        let state = self.states.entry(id).or_default();
+        let result = check_sync_message(&m.data, &Limits::FROM_SERVER)
+            .map_err(|e| ClientError::Check(id, e))
+            .and_then(|_| Message::decode(&m.data).map_err(|e| ClientError::Decode(id, e)))
+            .and_then(|message| {
+                let doc = docs.entry(id).or_default();
+                doc.receive_sync_message(state, message)
+                    .map_err(|e| ClientError::Apply(id, Box::new(e)))
+            });
+        if result.is_err() {
+            *state = State::new();
+            self.saved.synced_heads.remove(&id);
+        }
+        result
+    }
+}
