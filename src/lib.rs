@@ -8,6 +8,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod time;
+pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;
