@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api_error;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;
