@@ -16,3 +16,5 @@ build: bootstrap
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features e2e -- -D warnings
+	cargo clippy -p myflashplay-sync --target wasm32-unknown-unknown -- -D warnings

@@ -12,5 +12,8 @@ cargo test --workspace
 echo "== building the Worker =="
 bash scripts/build-worker.sh
 
-echo "== end-to-end tests (wrangler dev / workerd) =="
+echo "== end-to-end tests: native devices against workerd =="
+cargo test --features e2e --test e2e_sync -- --test-threads=2
+
+echo "== end-to-end tests: HTTP clients against workerd =="
 node --test --test-concurrency=1 tests/e2e/

@@ -16,7 +16,7 @@ pub mod sql;
 pub mod sqlite;
 
 pub use chunks::PART_BYTES;
-pub use driver::{sync_until_quiet, DriverError, SyncReport};
+pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
 pub use engine::{UserStore, MAX_CHUNKS};
 pub use error::StoreError;
 pub use sql::{Row, Sql, SqlError, SqlValue};

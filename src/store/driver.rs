@@ -56,6 +56,18 @@ pub fn sync_until_quiet<S: Sql>(
     docs: &mut Docs,
     server: &mut UserStore<S>,
 ) -> Result<SyncReport, DriverError> {
+    sync_until_quiet_routed(now, client, docs, server, &mut |_| {})
+}
+
+/// [`sync_until_quiet`], handing every message the server addresses to
+/// another peer (a push to the user's other live devices) to `others`.
+pub fn sync_until_quiet_routed<S: Sql>(
+    now: u64,
+    client: &mut SyncClient,
+    docs: &mut Docs,
+    server: &mut UserStore<S>,
+    others: &mut dyn FnMut(RepoMessage),
+) -> Result<SyncReport, DriverError> {
     let mut report = SyncReport::default();
     let mut up = vec![client.start()];
     up.extend(client.poll_messages(docs));
@@ -73,6 +85,8 @@ pub fn sync_until_quiet<S: Sql>(
             for reply in server.handle_message(now, client.peer_id(), msg)? {
                 if reply.target_id() == Some(client.peer_id()) {
                     down.push(reply);
+                } else {
+                    others(reply);
                 }
             }
         }

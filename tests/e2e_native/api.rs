@@ -20,7 +20,12 @@ fn agent() -> ureq::Agent {
 }
 
 /// `(status, JSON body)` of a JSON call.
-pub fn json_call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+pub fn json_call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let agent = agent();
     let auth = token.map(|t| format!("Bearer {t}"));
     let res = match (method, body) {
@@ -90,15 +95,16 @@ pub fn ticket(base: &str, token: &str) -> String {
     body["ticket"].as_str().expect("ticket").to_owned()
 }
 
-/// `POST /sync` with a CBOR batch; `(status, body bytes)`.
-pub fn post_sync(base: &str, token: &str, batch: Vec<u8>) -> (u16, Vec<u8>) {
+/// `POST /sync` with a CBOR batch; `(status, body bytes)`, or the
+/// transport error when the server is unreachable.
+pub fn try_post_sync(base: &str, token: &str, batch: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
     let res = agent()
         .post(&format!("{base}/sync"))
         .header("authorization", &format!("Bearer {token}"))
         .header("content-type", "application/cbor")
         .send(batch)
-        .expect("POST /sync");
+        .map_err(|e| e.to_string())?;
     let status = res.status().as_u16();
-    let bytes = res.into_body().read_to_vec().unwrap_or_default();
-    (status, bytes)
+    let bytes = res.into_body().read_to_vec().map_err(|e| e.to_string())?;
+    Ok((status, bytes))
 }

@@ -92,9 +92,20 @@ impl Device {
         }
     }
 
-    /// True while the WebSocket is open.
-    pub fn is_connected(&self) -> bool {
-        self.ws.is_some()
+    /// Sends one message on the open socket.
+    pub fn send(&mut self, msg: RepoMessage) {
+        let mut stats = RoundStats::default();
+        self.send_all(vec![msg], &mut stats);
+    }
+
+    /// Applies one message from the server and answers it.
+    pub fn handle(&mut self, msg: RepoMessage) {
+        self.client
+            .handle_message(self.replica.docs_mut(), msg)
+            .expect("server message applies");
+        let out = self.client.poll_messages(self.replica.docs());
+        let mut stats = RoundStats::default();
+        self.send_all(out, &mut stats);
     }
 
     fn send_all(&mut self, msgs: Vec<RepoMessage>, stats: &mut RoundStats) {
@@ -133,24 +144,33 @@ impl Device {
     }
 
     /// One full round over the WebSocket: the manifest question, then
-    /// messages both ways until neither side has anything to say.
+    /// messages both ways until neither side has anything to say (the
+    /// device has nothing to send and the server stays silent).
     pub fn sync_ws(&mut self) -> RoundStats {
         let mut stats = RoundStats::default();
         let mut first = vec![self.client.start()];
         first.extend(self.client.poll_messages(self.replica.docs()));
+        stats.round_trips = 1;
         self.send_all(first, &mut stats);
         let mut answered = false;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            assert!(Instant::now() < deadline, "{}: sync did not settle", self.name);
-            let Some(msg) = self.recv(Duration::from_secs(10)) else {
-                panic!("{}: no answer from the server", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: sync did not settle",
+                self.name
+            );
+            let wait = if answered {
+                Duration::from_millis(300)
+            } else {
+                Duration::from_secs(10)
+            };
+            let Some(msg) = self.recv(wait) else {
+                assert!(answered, "{}: no answer from the server", self.name);
+                return stats;
             };
             stats.bytes_down += msg.encode().len();
-            if msg.kind() == "changes" {
-                answered = true;
-                stats.round_trips += 1;
-            }
+            answered |= msg.kind() == "changes";
             self.client
                 .handle_message(self.replica.docs_mut(), msg)
                 .expect("server message applies");
@@ -159,20 +179,6 @@ impl Device {
                 stats.round_trips += 1;
             }
             self.send_all(out, &mut stats);
-            if answered && self.client.is_quiet() {
-                // Drain what is already in flight, then stop.
-                while let Some(m) = self.recv(Duration::from_millis(200)) {
-                    stats.bytes_down += m.encode().len();
-                    self.client
-                        .handle_message(self.replica.docs_mut(), m)
-                        .expect("server message applies");
-                    let out = self.client.poll_messages(self.replica.docs());
-                    self.send_all(out, &mut stats);
-                }
-                if self.client.is_quiet() {
-                    return stats;
-                }
-            }
         }
     }
 
@@ -198,17 +204,26 @@ impl Device {
 
     /// A full round over `POST /sync` batches.
     pub fn sync_http(&mut self) -> RoundStats {
+        self.try_sync_http()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
+    /// [`Device::sync_http`], failing instead of panicking when the server
+    /// is unreachable (the restart test stops it mid-stream).
+    pub fn try_sync_http(&mut self) -> Result<RoundStats, String> {
         let mut stats = RoundStats::default();
         let mut batch = vec![self.client.start()];
         for _ in 0..100 {
             batch.extend(self.client.poll_messages(self.replica.docs()));
             if batch.is_empty() {
-                return stats;
+                return Ok(stats);
             }
             let body = RepoMessage::encode_batch(&batch);
             stats.bytes_up += body.len();
-            let (status, answer) = api::post_sync(&self.base, &self.tokens.access_token, body);
-            assert_eq!(status, 200, "{}: POST /sync answered {status}", self.name);
+            let (status, answer) = api::try_post_sync(&self.base, &self.tokens.access_token, body)?;
+            if status != 200 {
+                return Err(format!("POST /sync answered {status}"));
+            }
             stats.bytes_down += answer.len();
             stats.round_trips += 1;
             for m in RepoMessage::decode_batch(&answer).expect("valid batch") {
@@ -218,7 +233,7 @@ impl Device {
             }
             batch = Vec::new();
         }
-        panic!("{}: HTTP sync did not settle in 100 round trips", self.name);
+        Err("HTTP sync did not settle in 100 round trips".into())
     }
 
     /// The account as this device sees it (the `GET /user/export` shape).

@@ -61,7 +61,8 @@ impl Worker {
             .arg(inspector.to_string())
             .arg("--persist-to")
             .arg(state_dir)
-            .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
+            .args(["--show-interactive-dev-session=false", "--log-level"])
+            .arg(std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_SEND_METRICS", "false")
             .env("WRANGLER_LOG_PATH", state_dir.join("logs"))
@@ -71,7 +72,9 @@ impl Worker {
             .stderr(log);
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let started = Instant::now();
-        let child = cmd.spawn().expect("spawn wrangler dev (run `make test` once to bootstrap)");
+        let child = cmd
+            .spawn()
+            .expect("spawn wrangler dev (run `make test` once to bootstrap)");
         let mut w = Worker {
             url: format!("http://127.0.0.1:{port}"),
             state_dir: state_dir.to_owned(),
@@ -100,12 +103,6 @@ impl Worker {
         }
         w.ready_in = started.elapsed();
         w
-    }
-
-    /// Stops this process group and starts again on the same state.
-    pub fn restart(mut self) -> Self {
-        self.stop();
-        Self::start_on(&self.state_dir.clone())
     }
 
     /// The `ws://` base of the same server.
