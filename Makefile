@@ -22,4 +22,6 @@ demo:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features e2e -- -D warnings
+	cargo clippy -p myflashplay-sync --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p myflashplay-client --target wasm32-unknown-unknown --features js -- -D warnings

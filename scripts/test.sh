@@ -19,7 +19,10 @@ bash scripts/build-web.sh
 echo "== tsc --noEmit over a use of the whole package API =="
 tsc -p tests/types
 
-echo "== end-to-end tests (wrangler dev / workerd) =="
+echo "== end-to-end tests: native devices against workerd =="
+cargo test --features e2e --test e2e_sync -- --test-threads=2
+
+echo "== end-to-end tests: HTTP clients against workerd =="
 node --test --test-concurrency=1 tests/e2e/
 
 echo "== browser test (headless Chromium, demo page, wrangler dev) =="

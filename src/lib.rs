@@ -7,7 +7,9 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod store;
 pub mod time;
+pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 mod shell;

@@ -6,9 +6,11 @@ mod account;
 mod accounts_api;
 mod config;
 mod cors;
+mod do_sql;
 mod http;
 mod random;
 mod rpc;
+mod sync_api;
 mod user_store;
 
 use crate::api_error::{ApiError, ErrorCode};
@@ -77,6 +79,29 @@ async fn route(mut req: Request, env: &Env) -> std::result::Result<Response, Api
         ["user", "account"] => {
             allow(&[Method::Delete])?;
             accounts_api::delete_account(&mut req, env).await
+        }
+        ["sync", "ws"] => {
+            allow(&[Method::Get])?;
+            sync_api::websocket(&req, env).await
+        }
+        ["sync", "ticket"] => {
+            allow(&[Method::Post])?;
+            sync_api::ticket(&req, env).await
+        }
+        ["sync"] => {
+            allow(&[Method::Post])?;
+            sync_api::batch(&mut req, env).await
+        }
+        ["sync", "changes"] => {
+            allow(&[Method::Get])?;
+            sync_api::changes(&req, env).await
+        }
+        ["sync", name] => {
+            allow(&[Method::Get, Method::Post])?;
+            if *name != "full" && crate::views::View::parse(name).is_none() {
+                return Err(not_found());
+            }
+            sync_api::view(&mut req, env, name).await
         }
         ["user", "export"] => {
             allow(&[Method::Get])?;

@@ -199,6 +199,12 @@ pub(crate) async fn export(req: &Request, env: &Env) -> Answer {
     http::json(200, &data)
 }
 
+/// [`authenticate`] with the configuration loaded here.
+pub(crate) async fn authenticated(req: &Request, env: &Env) -> Result<(Claims, Stub), ApiError> {
+    let config = Config::load(env)?;
+    authenticate(req, env, &config).await
+}
+
 /// Verifies the bearer token and returns the stub of the caller's own
 /// `UserStore`: the object is named by the token's `sub`, never by input.
 /// The store then refuses the token if its session was revoked.

@@ -50,6 +50,11 @@ struct ErrorInner {
     message: String,
 }
 
+/// The error an object answered, in the contract shape.
+pub(crate) async fn relay_error_response(mut res: Response) -> ApiError {
+    relay_error(&mut res).await
+}
+
 async fn relay_error(res: &mut Response) -> ApiError {
     let retry_after = res
         .headers()

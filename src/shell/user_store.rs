@@ -6,15 +6,23 @@
 //! names the caller's session id first; a revoked or unknown session is
 //! refused here, so logout and revocation take effect at once.
 
+mod sync;
+
+pub(crate) use sync::ViewCall;
+
+use super::do_sql::DoSql;
 use super::{http, random, rpc};
 use crate::api_error::{ApiError, ErrorCode};
-use crate::auth::refresh::RefreshToken;
+use crate::auth::refresh::{OpaqueToken, RefreshToken, TokenKind};
 use crate::auth::{session_id, AuthError};
+use crate::store::UserStore as Engine;
 use crate::time::iso8601;
 use myflashplay_client::DocumentId;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State,
+    WebSocket, WebSocketIncomingMessage,
 };
 
 /// The binding name in `wrangler.toml`.
@@ -44,12 +52,19 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS refresh_history (
   hash TEXT PRIMARY KEY,
   session_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+  hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
 );";
 
 #[durable_object]
 pub struct UserStore {
     state: State,
     sql: SqlStorage,
+    /// The sync engine, opened on first use (and again after hibernation).
+    engine: RefCell<Option<Engine<DoSql>>>,
 }
 
 /// `session/create`: a login or registration.
@@ -81,6 +96,8 @@ pub(crate) struct SessionCall {
     pub target: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    #[serde(default)]
+    pub since: Option<u64>,
 }
 
 /// A new or rotated session, as the Worker needs it to answer `Tokens`.
@@ -125,12 +142,44 @@ impl DurableObject for UserStore {
         if let Err(e) = sql.exec(SCHEMA, None) {
             worker::console_error!("user store schema: {e}");
         }
-        Self { state, sql }
+        Self {
+            state,
+            sql,
+            engine: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let outcome = self.route(&mut req).await;
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        match message {
+            WebSocketIncomingMessage::Binary(bytes) => self.on_frame(&ws, &bytes),
+            WebSocketIncomingMessage::String(_) => sync::reject_text(&ws),
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        self.on_close(&ws);
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.on_close(&ws);
+        Ok(())
     }
 }
 
@@ -141,8 +190,15 @@ impl UserStore {
         let op = req.path();
         match op.as_str() {
             "/internal/health" => self.health(),
+            "/ws" => self.accept_socket(req),
+            "/sync/batch" => self.sync_batch(req).await,
             "/session/create" => self.create_session(rpc::object_body(req).await?),
             "/session/refresh" => self.refresh(rpc::object_body(req).await?),
+            "/sync/view" => {
+                let call: ViewCall = rpc::object_body(req).await?;
+                let me = self.authorize(&call.session)?;
+                self.view(&me.user_id, &call)
+            }
             "/erase" => {
                 let call: SessionCall = rpc::object_body(req).await?;
                 self.authorize(&call)?;
@@ -158,7 +214,9 @@ impl UserStore {
                     "/sessions/revoke-others" => self.revoke_others(&call),
                     "/profile/get" => self.profile(),
                     "/profile/put" => self.put_profile(&call),
-                    "/export" => self.export(),
+                    "/export" => self.export(&me.user_id, &me.email),
+                    "/sync/ticket" => self.create_ticket(&call, &me.user_id),
+                    "/sync/changes" => self.changes(call.since.unwrap_or(0)),
                     _ => Err(http::internal(format!("user store: unknown op {op}"))),
                 }
             }
@@ -286,6 +344,7 @@ impl UserStore {
         match self.session_row(target)? {
             Some(s) if s.revoked_at.is_none() => {
                 self.revoke_session(target, call.now_ms)?;
+                self.close_session_sockets(Some(target));
                 http::json(200, &serde_json::json!({}))
             }
             _ => Err(ApiError::new(ErrorCode::NotFound, "no such session")),
@@ -293,6 +352,12 @@ impl UserStore {
     }
 
     fn revoke_others(&self, call: &SessionCall) -> Answer {
+        for ws in self.state.get_websockets() {
+            let att: Option<sync::Attachment> = ws.deserialize_attachment().ok().flatten();
+            if att.is_some_and(|a| a.sid != call.sid) {
+                let _ = ws.close(Some(1008), Some("session revoked"));
+            }
+        }
         self.sql
             .exec(
                 "UPDATE sessions SET revoked_at = ? WHERE session_id != ? AND revoked_at IS NULL",
@@ -341,28 +406,11 @@ impl UserStore {
         self.profile()
     }
 
-    /// The user's data in MyFlashPlay's shapes. Until the sync engine holds
-    /// documents here, every collection is empty.
-    fn export(&self) -> Answer {
-        let p = self.profile_row()?.ok_or(AuthError::InvalidToken)?;
-        http::json(
-            200,
-            &serde_json::json!({
-                "user_id": p.user_id,
-                "email": p.email,
-                "preferences": null,
-                "decks": {},
-                "progress": {},
-                "achievements": {},
-                "starred": [],
-                "sessions": {},
-            }),
-        )
-    }
-
     /// Erases everything this object stores, then recreates the empty
     /// schema so later calls (old tokens) are refused, not failed.
     async fn erase(&self) -> Answer {
+        self.close_session_sockets(None);
+        self.engine.replace(None);
         self.state
             .storage()
             .delete_all()
@@ -370,6 +418,60 @@ impl UserStore {
             .map_err(http::internal)?;
         self.sql.exec(SCHEMA, None).map_err(http::internal)?;
         http::json(200, &serde_json::json!({}))
+    }
+
+    /// A single-use ticket for `/sync/ws?ticket=` (for clients, like
+    /// browsers and stock automerge-repo, that cannot set headers).
+    fn create_ticket(&self, call: &SessionCall, user_id: &str) -> Answer {
+        let uid = uuid::Uuid::try_parse(user_id).map_err(http::internal)?;
+        let ticket = OpaqueToken::of_kind(TokenKind::Ticket, uid, &call.sid, random::bytes()?);
+        self.sql
+            .exec(
+                "DELETE FROM tickets WHERE expires_at <= ?",
+                vec![(call.now_ms as i64).into()],
+            )
+            .map_err(http::internal)?;
+        self.sql
+            .exec(
+                "INSERT INTO tickets (hash, session_id, expires_at) VALUES (?, ?, ?)",
+                vec![
+                    ticket.hash().into(),
+                    call.sid.clone().into(),
+                    ((call.now_ms + sync::TICKET_TTL_MS) as i64).into(),
+                ],
+            )
+            .map_err(http::internal)?;
+        http::json(
+            200,
+            &serde_json::json!({
+                "ticket": ticket.encode(),
+                "expires_in": sync::TICKET_TTL_MS / 1000,
+            }),
+        )
+    }
+
+    /// Takes a ticket (`<session id>:<hash>`) out of the table: valid once.
+    fn consume_ticket(&self, ticket: &str, now_ms: u64) -> std::result::Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            expires_at: f64,
+        }
+        let (sid, hash) = ticket.split_once(':').ok_or(AuthError::InvalidToken)?;
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT expires_at FROM tickets WHERE hash = ? AND session_id = ?",
+                vec![hash.into(), sid.into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(http::internal)?;
+        self.sql
+            .exec("DELETE FROM tickets WHERE hash = ?", vec![hash.into()])
+            .map_err(http::internal)?;
+        match rows.first() {
+            Some(r) if r.expires_at as u64 > now_ms => Ok(sid.to_owned()),
+            _ => Err(AuthError::InvalidToken.into()),
+        }
     }
 
     fn new_refresh(&self, user_id: &str, sid: &str) -> std::result::Result<RefreshToken, ApiError> {

@@ -19,8 +19,9 @@ const timeout = setTimeout(() => {
   process.exit(3);
 }, 30_000);
 
-// retryInterval 0: a ticket is single use, so no reconnects.
-const adapter = new WebSocketClientAdapter(wsUrl, 0);
+// A ticket is single use: no reconnect attempt may race the first one
+// (the adapter retries on an interval until the socket opens).
+const adapter = new WebSocketClientAdapter(wsUrl, 60_000);
 const repo = new Repo({ network: [adapter], isEphemeral: true });
 const handle = await repo.find(`automerge:${rootId}`);
 const seen = handle.doc();

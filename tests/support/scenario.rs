@@ -190,7 +190,14 @@ impl World {
                         .and_then(Value::as_bool)
                         .ok_or("record_review: missing correct")?,
                     response_ms: s.get("response_ms").and_then(Value::as_u64).unwrap_or(0),
-                    at: str_arg("at")?.to_string(),
+                    // ISO-8601 as the app writes it, or Unix milliseconds.
+                    at: match s.get("at") {
+                        Some(Value::Number(n)) => n
+                            .as_i64()
+                            .map(myflashplay_client::model::timestamp::format_ms)
+                            .ok_or("record_review: at out of range")?,
+                        _ => str_arg("at")?.to_string(),
+                    },
                     quality: s
                         .get("quality")
                         .and_then(Value::as_u64)

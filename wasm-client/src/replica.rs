@@ -25,6 +25,7 @@ mod decks;
 mod export;
 mod local_storage;
 mod progress;
+mod progress_edit;
 mod root;
 mod sessions;
 

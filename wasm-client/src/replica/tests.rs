@@ -430,3 +430,22 @@ fn a_full_app_deck_round_trips_with_unknown_fields() {
         )
         .is_err());
 }
+
+#[test]
+fn the_deck_limit_counts_live_decks_only() {
+    let mut a = device(1);
+    for i in 0..crate::model::limits::MAX_DECKS {
+        a.create_deck(&json!({"id": format!("d{i}"), "name": "n"}))
+            .unwrap();
+    }
+    assert!(matches!(
+        a.create_deck(&json!({"id": "one-more", "name": "n"})),
+        Err(ReplicaError::TooManyDecks)
+    ));
+    // Re-creating an existing deck is not a new deck.
+    a.create_deck(&json!({"id": "d0", "name": "renamed"}))
+        .unwrap();
+    a.delete_deck("d1").unwrap();
+    a.create_deck(&json!({"id": "one-more", "name": "n"}))
+        .unwrap();
+}

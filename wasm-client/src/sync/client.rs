@@ -65,6 +65,10 @@ pub struct SyncClient {
     active: BTreeSet<DocumentId>,
     /// The manifest `seq` to remember once every active document settles.
     pending_seq: Option<u64>,
+    /// Local changes were pushed this round: the server's `seq` moved past
+    /// the manifest's, so the round ends with one more (small) manifest
+    /// question instead of leaving the next reconnect to re-list them.
+    pushed: bool,
 }
 
 impl SyncClient {
@@ -83,6 +87,7 @@ impl SyncClient {
             states: BTreeMap::new(),
             active: BTreeSet::new(),
             pending_seq: None,
+            pushed: false,
         }
     }
 
@@ -149,6 +154,7 @@ impl SyncClient {
         for (id, doc) in docs {
             if self.saved.synced_heads.get(id) != Some(&doc.get_heads()) {
                 self.active.insert(*id);
+                self.pushed = true;
             }
         }
         let mut out = Vec::new();
@@ -191,6 +197,10 @@ impl SyncClient {
             if let Some(seq) = self.pending_seq.take() {
                 self.saved.last_seq = self.saved.last_seq.max(seq);
             }
+            if out.is_empty() && self.pushed {
+                self.pushed = false;
+                out.push(self.start());
+            }
         }
         out
     }
@@ -200,6 +210,9 @@ impl SyncClient {
             let doc = docs.entry(entry.document_id).or_default();
             if doc.get_heads() != entry.heads {
                 self.active.insert(entry.document_id);
+                // Our sync state may believe the server still has the heads
+                // of the last exchange and then stay silent: start afresh.
+                self.states.remove(&entry.document_id);
             }
         }
         self.pending_seq = Some(manifest.seq);

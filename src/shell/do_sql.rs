@@ -1,0 +1,116 @@
+//! The store engine's `Sql` trait over a Durable Object's SQLite
+//! (`ctx.storage.sql`), with `transactionSync` for all-or-nothing writes.
+
+use crate::store::{Row, Sql, SqlError, SqlValue};
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{js_sys, SqlStorage, SqlStorageValue};
+
+/// The object's SQLite plus the storage handle that owns `transactionSync`.
+pub(crate) struct DoSql {
+    sql: SqlStorage,
+    storage: JsValue,
+}
+
+impl DoSql {
+    /// `storage` is `ctx.storage` as a JS value (for `transactionSync`).
+    pub(crate) fn new(sql: SqlStorage, storage: JsValue) -> Self {
+        Self { sql, storage }
+    }
+}
+
+fn to_js(v: &SqlValue) -> SqlStorageValue {
+    match v {
+        SqlValue::Null => SqlStorageValue::Null,
+        SqlValue::Integer(i) => SqlStorageValue::Integer(*i),
+        SqlValue::Real(f) => SqlStorageValue::Float(*f),
+        SqlValue::Text(s) => SqlStorageValue::String(s.clone()),
+        SqlValue::Blob(b) => SqlStorageValue::Blob(b.clone()),
+    }
+}
+
+fn from_js(v: SqlStorageValue) -> SqlValue {
+    match v {
+        SqlStorageValue::Null => SqlValue::Null,
+        SqlStorageValue::Boolean(b) => SqlValue::Integer(i64::from(b)),
+        SqlStorageValue::Integer(i) => SqlValue::Integer(i),
+        // JS numbers come back as floats when outside the safe-integer
+        // range; integral ones inside it are integers already.
+        SqlStorageValue::Float(f) => SqlValue::Real(f),
+        SqlStorageValue::String(s) => SqlValue::Text(s),
+        SqlStorageValue::Blob(b) => SqlValue::Blob(b),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> SqlError {
+    SqlError(e.to_string())
+}
+
+impl Sql for DoSql {
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        let cursor = self
+            .sql
+            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
+            .map_err(err)?;
+        // Drain so that every statement of the string runs.
+        for row in cursor.raw() {
+            row.map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, SqlError> {
+        let cursor = self
+            .sql
+            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
+            .map_err(err)?;
+        cursor
+            .raw()
+            .map(|row| {
+                row.map(|r| r.into_iter().map(from_js).collect())
+                    .map_err(err)
+            })
+            .collect()
+    }
+
+    fn transaction<T, E: From<SqlError>>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx_sync: js_sys::Function =
+            js_sys::Reflect::get(&self.storage, &"transactionSync".into())
+                .ok()
+                .and_then(|v| v.dyn_into().ok())
+                .ok_or_else(|| SqlError("transactionSync is not available".into()))?;
+        let mut job = Some(f);
+        let mut outcome: Option<Result<T, E>> = None;
+        {
+            let mut run = || -> Result<JsValue, JsValue> {
+                if let Some(f) = job.take() {
+                    let r = f(self);
+                    let failed = r.is_err();
+                    outcome = Some(r);
+                    if failed {
+                        // Throwing rolls every write of `f` back.
+                        return Err(JsValue::from_str("rollback"));
+                    }
+                }
+                Ok(JsValue::UNDEFINED)
+            };
+            let borrowed: &mut dyn FnMut() -> Result<JsValue, JsValue> = &mut run;
+            // SAFETY: `transactionSync` calls its callback synchronously and
+            // keeps no reference to it: the closure is dropped below, before
+            // `run` (and what it borrows) goes out of scope.
+            let extended: &'static mut dyn FnMut() -> Result<JsValue, JsValue> =
+                unsafe { std::mem::transmute(borrowed) };
+            let callback =
+                Closure::wrap(Box::new(extended) as Box<dyn FnMut() -> Result<JsValue, JsValue>>);
+            let called = tx_sync.call1(&self.storage, callback.as_ref().unchecked_ref());
+            drop(callback);
+            if let (Err(e), None) = (&called, &outcome) {
+                return Err(SqlError(format!("transactionSync: {e:?}")).into());
+            }
+        }
+        outcome.unwrap_or_else(|| Err(SqlError("transaction did not run".into()).into()))
+    }
+}

@@ -1,0 +1,427 @@
+//! The sync side of a `UserStore` object: the engine (opened lazily over
+//! the object's SQLite), WebSocket connections with the Hibernation API,
+//! `POST /sync` batches, the changes feed, the JSON views and the export.
+//!
+//! **Invariant:** every reply and push is produced by the engine after the
+//! writes it depends on; workerd's output gate holds it until they are
+//! durable, so nothing is acknowledged before it is stored.
+
+use super::{Answer, SessionCall, UserStore};
+use crate::api_error::{ApiError, ErrorCode};
+use crate::shell::do_sql::DoSql;
+use crate::shell::{http, random};
+use crate::store::{self, StoreError, UserStore as Engine};
+use crate::views::{self, View, ViewError};
+use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
+use myflashplay_client::{Replica, ReplicaError};
+use serde::{Deserialize, Serialize};
+use worker::{Request, Response, ResponseBuilder, WebSocket, WebSocketPair};
+
+/// Largest frame or batch accepted (API.md Limits).
+pub(crate) const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Close codes: policy violation, unsupported data, message too big.
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_UNSUPPORTED: u16 = 1003;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// What a hibernating socket remembers.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct Attachment {
+    /// The session that opened it (re-checked on every message).
+    pub sid: String,
+    /// The device's peer id, once it joined.
+    pub peer: Option<String>,
+}
+
+/// A JSON view call from the Worker.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ViewCall {
+    #[serde(flatten)]
+    pub session: SessionCall,
+    /// `None` for `/sync/full`.
+    pub view: Option<String>,
+    /// The posted body; `None` for a read.
+    pub body: Option<serde_json::Value>,
+}
+
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    if e.is_rejection() {
+        ApiError::new(ErrorCode::BadRequest, e.to_string())
+    } else {
+        http::internal(e)
+    }
+}
+
+fn replica_error(e: ReplicaError) -> ApiError {
+    match e {
+        ReplicaError::TooManyDecks => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
+        ReplicaError::Automerge(_) | ReplicaError::Layout { .. } => http::internal(e),
+        _ => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
+    }
+}
+
+fn view_error(e: ViewError) -> ApiError {
+    match e {
+        ViewError::UnknownVersion | ViewError::Shape(_) => {
+            ApiError::new(ErrorCode::ValidationFailed, e.to_string())
+        }
+        ViewError::Replica(r) => replica_error(r),
+        ViewError::Automerge(a) => http::internal(a),
+    }
+}
+
+impl UserStore {
+    /// Runs `f` on the engine, opening it first if this instance has none
+    /// (first use, or after hibernation: then the peers of the sockets
+    /// that survived are made live again so pushes reach them).
+    pub(crate) fn with_engine<T>(
+        &self,
+        f: impl FnOnce(&mut Engine<DoSql>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut slot = self.engine.borrow_mut();
+        let engine = match slot.as_mut() {
+            Some(e) => e,
+            None => {
+                let storage = self.state.storage();
+                let raw: &worker::wasm_bindgen::JsValue = storage.as_raw().as_ref();
+                let sql = DoSql::new(self.sql.clone(), raw.clone());
+                let mut engine = Engine::open(sql, random::now_ms()).map_err(store_error)?;
+                for (_, peer) in self.joined_sockets() {
+                    let _ = engine.handle_message(random::now_ms(), &peer, join(&peer));
+                }
+                slot.insert(engine)
+            }
+        };
+        f(engine)
+    }
+
+    fn joined_sockets(&self) -> Vec<(WebSocket, PeerId)> {
+        self.state
+            .get_websockets()
+            .into_iter()
+            .filter_map(|ws| {
+                let att: Attachment = ws.deserialize_attachment().ok().flatten()?;
+                let peer = PeerId::new(att.peer?).ok()?;
+                Some((ws, peer))
+            })
+            .collect()
+    }
+
+    /// Sends each message to the socket of its `targetId`; messages for
+    /// peers without a socket (HTTP clients) are dropped: they ask again.
+    pub(crate) fn deliver(&self, messages: Vec<RepoMessage>) {
+        if messages.is_empty() {
+            return;
+        }
+        let sockets = self.joined_sockets();
+        for m in messages {
+            let Some(target) = m.target_id() else {
+                continue;
+            };
+            for (ws, peer) in &sockets {
+                if peer == target {
+                    let _ = ws.send_with_bytes(m.encode());
+                }
+            }
+        }
+    }
+
+    /// Closes every socket of `sid` (after logout or revocation).
+    pub(crate) fn close_session_sockets(&self, sid: Option<&str>) {
+        for ws in self.state.get_websockets() {
+            let att: Option<Attachment> = ws.deserialize_attachment().ok().flatten();
+            if sid.is_none() || att.as_ref().map(|a| a.sid.as_str()) == sid {
+                let _ = ws.close(Some(CLOSE_POLICY), Some("session revoked"));
+            }
+        }
+    }
+
+    /// `GET /sync/ws` after the Worker authenticated it: checks the
+    /// session (consuming a ticket if one was used) and accepts the socket.
+    pub(crate) fn accept_socket(&self, req: &Request) -> Answer {
+        let header = |k: &str| req.headers().get(k).ok().flatten();
+        let now_ms = random::now_ms();
+        let sid = match (header("x-mfp-sid"), header("x-mfp-ticket")) {
+            (Some(sid), None) => sid,
+            (None, Some(ticket)) => self.consume_ticket(&ticket, now_ms)?,
+            _ => return Err(http::internal("socket without credentials")),
+        };
+        self.authorize(&SessionCall {
+            sid: sid.clone(),
+            now_ms,
+            ..SessionCall::default()
+        })?;
+        let pair = WebSocketPair::new().map_err(http::internal)?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server
+            .serialize_attachment(Attachment { sid, peer: None })
+            .map_err(http::internal)?;
+        let mut builder = ResponseBuilder::new().with_status(101);
+        if header("x-mfp-subprotocol").is_some() {
+            builder = builder
+                .with_header(
+                    "sec-websocket-protocol",
+                    super::super::sync_api::SUBPROTOCOL,
+                )
+                .map_err(http::internal)?;
+        }
+        Ok(builder.with_websocket(pair.client).empty())
+    }
+
+    /// One frame from a device.
+    pub(crate) fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
+        let reject = |code: u16, why: &str| {
+            let err = RepoMessage::Error {
+                sender_id: None,
+                target_id: None,
+                message: why.to_owned(),
+            };
+            let _ = ws.send_with_bytes(err.encode());
+            let _ = ws.close(Some(code), Some(why));
+        };
+        if bytes.len() > MAX_FRAME_BYTES {
+            return reject(CLOSE_TOO_BIG, "frame over 1 MiB");
+        }
+        let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
+            return reject(CLOSE_POLICY, "unknown connection");
+        };
+        let now_ms = random::now_ms();
+        let live = self.authorize(&SessionCall {
+            sid: att.sid.clone(),
+            now_ms,
+            ..SessionCall::default()
+        });
+        if live.is_err() {
+            return reject(CLOSE_POLICY, "session revoked");
+        }
+        let msg = match RepoMessage::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => return reject(CLOSE_POLICY, &format!("malformed message: {e}")),
+        };
+        let peer = match (&att.peer, &msg) {
+            (None, RepoMessage::Join { sender_id, .. }) => sender_id.clone(),
+            (None, _) => return reject(CLOSE_POLICY, "the first message must be join"),
+            (Some(p), _) => match PeerId::new(p.clone()) {
+                Ok(p) => p,
+                Err(_) => return reject(CLOSE_POLICY, "bad peer id"),
+            },
+        };
+        let joining = att.peer.is_none();
+        match self.with_engine(|e| e.handle_message(now_ms, &peer, msg).map_err(store_error)) {
+            Ok(replies) => {
+                if joining {
+                    att.peer = Some(peer.as_str().to_owned());
+                    if ws.serialize_attachment(&att).is_err() {
+                        return reject(CLOSE_POLICY, "could not record the peer");
+                    }
+                }
+                let (mine, others): (Vec<_>, Vec<_>) = replies
+                    .into_iter()
+                    .partition(|m| m.target_id().is_none_or(|t| *t == peer));
+                for m in mine {
+                    let _ = ws.send_with_bytes(m.encode());
+                }
+                self.deliver(others);
+            }
+            Err(e) if e.code == ErrorCode::BadRequest => reject(CLOSE_POLICY, &e.message),
+            Err(e) => reject(1011, &e.message),
+        }
+    }
+
+    /// The socket closed: the peer leaves (its sync states stay stored).
+    pub(crate) fn on_close(&self, ws: &WebSocket) {
+        let Ok(Some(att)) = ws.deserialize_attachment::<Attachment>() else {
+            return;
+        };
+        if let Some(peer) = att.peer.and_then(|p| PeerId::new(p).ok()) {
+            let leave = RepoMessage::Leave {
+                sender_id: peer.clone(),
+            };
+            let _ = self.with_engine(|e| {
+                e.handle_message(random::now_ms(), &peer, leave)
+                    .map_err(store_error)
+            });
+        }
+    }
+
+    /// `POST /sync`: a CBOR array of `request`/`sync` messages from one
+    /// device; the answer is the array of the server's replies to it.
+    pub(crate) async fn sync_batch(&self, req: &mut Request) -> Answer {
+        let sid = req
+            .headers()
+            .get("x-mfp-sid")
+            .ok()
+            .flatten()
+            .ok_or_else(|| http::internal("batch without session"))?;
+        self.authorize(&SessionCall {
+            sid,
+            now_ms: random::now_ms(),
+            ..SessionCall::default()
+        })?;
+        let bytes = req.bytes().await.map_err(http::internal)?;
+        let batch = RepoMessage::decode_batch(&bytes)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed batch: {e}")))?;
+        let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
+            return cbor(RepoMessage::encode_batch(&[]));
+        };
+        let now_ms = random::now_ms();
+        let mut mine = Vec::new();
+        let mut others = Vec::new();
+        let outcome = self.with_engine(|e| {
+            for m in batch {
+                if matches!(m, RepoMessage::Join { .. } | RepoMessage::Leave { .. }) {
+                    continue;
+                }
+                for reply in e.handle_message(now_ms, &peer, m).map_err(store_error)? {
+                    if reply.target_id() == Some(&peer) {
+                        mine.push(reply);
+                    } else {
+                        others.push(reply);
+                    }
+                }
+            }
+            Ok(())
+        });
+        self.deliver(others);
+        outcome?;
+        cbor(RepoMessage::encode_batch(&mine))
+    }
+
+    /// `GET /sync/changes?since=`.
+    pub(crate) fn changes(&self, since: u64) -> Answer {
+        let manifest = self.with_engine(|e| e.changes_since(since).map_err(store_error))?;
+        http::json(200, &manifest)
+    }
+
+    fn replica(&self, user_id: &str) -> Result<Replica, ApiError> {
+        let docs = self.with_engine(|e| e.export_docs().map_err(store_error))?;
+        let actor: [u8; 16] = random::bytes()?;
+        Replica::from_docs(user_id, &actor, docs).map_err(replica_error)
+    }
+
+    /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
+    pub(crate) fn export(&self, user_id: &str, email: &str) -> Answer {
+        let mut data = self.replica(user_id)?.export().map_err(replica_error)?;
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("user_id".into(), user_id.into());
+            obj.insert("email".into(), email.into());
+        }
+        http::json(200, &data)
+    }
+
+    /// `GET|POST /sync/{view}` and `/sync/full`.
+    pub(crate) fn view(&self, user_id: &str, call: &ViewCall) -> Answer {
+        let one =
+            match call.view.as_deref() {
+                Some(name) => Some(View::parse(name).ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("no view {name:?}"))
+                })?),
+                None => None,
+            };
+        if let Some(body) = &call.body {
+            self.write_view(user_id, one, body)?;
+        }
+        let replica = self.replica(user_id)?;
+        let answer = match one {
+            Some(v) => views::get(&replica, v),
+            None => views::get_full(&replica),
+        }
+        .map_err(view_error)?;
+        http::json(200, &answer)
+    }
+
+    fn write_view(
+        &self,
+        user_id: &str,
+        one: Option<View>,
+        body: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let bad = |m: &str| ApiError::new(ErrorCode::ValidationFailed, m.to_owned());
+        let obj = body
+            .as_object()
+            .ok_or_else(|| bad("the body must be an object"))?;
+        let base = match obj.get("base_version") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(bad("base_version must be a string")),
+        };
+        let mut parts: Vec<(View, &serde_json::Value)> = Vec::new();
+        match one {
+            Some(v) => parts.push((v, obj.get("data").ok_or_else(|| bad("data is required"))?)),
+            None => {
+                for v in views::ALL {
+                    if let Some(d) = obj.get(v.key()) {
+                        parts.push((v, d));
+                    }
+                }
+            }
+        }
+        let mut replica = self.replica(user_id)?;
+        let before: std::collections::BTreeMap<_, _> = replica
+            .docs()
+            .iter()
+            .map(|(id, d)| (*id, d.get_heads()))
+            .collect();
+        let actor: [u8; 16] = random::bytes()?;
+        let now_ms = random::now_ms();
+        views::post(&mut replica, &parts, base, &actor, now_ms as i64).map_err(view_error)?;
+        // Hand the changed documents to the engine as a device would, so
+        // they are checked, stored, sequenced and pushed the same way.
+        let mut changed = myflashplay_client::Docs::new();
+        for (id, doc) in replica.into_docs() {
+            if before.get(&id) != Some(&doc.get_heads()) {
+                changed.insert(id, doc);
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let peer = PeerId::new(format!("json-view-{}", hex(&actor))).map_err(http::internal)?;
+        let mut others = Vec::new();
+        let result = self.with_engine(|e| {
+            let mut client = SyncClient::from_state(
+                peer,
+                ClientState {
+                    last_seq: e.seq(),
+                    ..ClientState::default()
+                },
+            );
+            store::sync_until_quiet_routed(now_ms, &mut client, &mut changed, e, &mut |m| {
+                others.push(m)
+            })
+            .map_err(http::internal)
+        });
+        self.deliver(others);
+        result.map(|_| ())
+    }
+}
+
+fn join(peer: &PeerId) -> RepoMessage {
+    RepoMessage::Join {
+        sender_id: peer.clone(),
+        supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+        peer_metadata: None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cbor(bytes: Vec<u8>) -> Answer {
+    let headers = worker::Headers::new();
+    headers
+        .set("content-type", "application/cbor")
+        .map_err(http::internal)?;
+    Response::from_bytes(bytes)
+        .map(|r| r.with_headers(headers))
+        .map_err(http::internal)
+}
+
+/// A ticket for `/sync/ws?ticket=`: single use, valid 60 s.
+pub(crate) const TICKET_TTL_MS: u64 = 60_000;
+
+/// Close code for text frames (the protocol is binary only).
+pub(crate) fn reject_text(ws: &WebSocket) {
+    let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
+}

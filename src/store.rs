@@ -1,0 +1,22 @@
+//! The UserStore engine: one user's Automerge documents on SQLite, synced
+//! with the user's devices over the automerge-repo protocol.
+//!
+//! **Invariant:** sans-IO and Worker-agnostic: it knows nothing of
+//! `worker`, HTTP or WebSockets; it runs on any [`Sql`] and takes the time
+//! as an argument. The Durable Object shell adapts it; native tests run it
+//! on [`sqlite::Sqlite`].
+
+mod chunks;
+pub mod driver;
+mod engine;
+mod error;
+mod schema;
+pub mod sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+
+pub use chunks::PART_BYTES;
+pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
+pub use engine::{UserStore, MAX_CHUNKS};
+pub use error::StoreError;
+pub use sql::{Row, Sql, SqlError, SqlValue};

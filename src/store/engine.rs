@@ -1,0 +1,545 @@
+//! The UserStore engine: one user's documents, sync with that user's
+//! devices, persistence over [`Sql`].
+//!
+//! Driving it: the shell calls [`UserStore::open`] when the Durable Object
+//! starts, then [`UserStore::handle_message`] for each decoded
+//! [`RepoMessage`] of an authenticated peer, and sends every returned
+//! message to its `targetId` (the sender, or another of the user's live
+//! peers when a change must be pushed). Replies are returned only after the
+//! writes they depend on happened.
+//!
+//! **Invariants:** no I/O besides the [`Sql`] it is given; no clock (the
+//! caller passes `now` in ms); only bytes our own Automerge produced are
+//! stored, never the client's raw bytes; every sync message passes
+//! [`check_sync_message`] before Automerge sees it.
+
+use super::chunks::{self, INCREMENTAL, SNAPSHOT};
+use super::error::StoreError;
+use super::schema;
+use super::sql::{Sql, SqlError, SqlValue};
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{Automerge, ChangeHash};
+use myflashplay_client::sync::{
+    check_sync_message, DocMessage, Limits, Manifest, ManifestEntry, PeerId, RepoMessage,
+    PROTOCOL_VERSION, SERVER_PEER_ID,
+};
+use myflashplay_client::{Docs, DocumentId};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Compact when a document has this many chunks.
+pub const MAX_CHUNKS: u64 = 64;
+
+/// A document in memory with what is known of its stored form.
+struct Loaded {
+    doc: Automerge,
+    /// Heads of what the chunks hold: `save_after` writes only the rest.
+    persisted_heads: Vec<ChangeHash>,
+    snapshot_bytes: u64,
+    incremental_bytes: u64,
+    chunk_count: u64,
+}
+
+/// One user's store.
+pub struct UserStore<S: Sql> {
+    sql: S,
+    server_id: PeerId,
+    seq: u64,
+    docs: BTreeMap<DocumentId, Loaded>,
+    states: BTreeMap<(PeerId, DocumentId), State>,
+    live_peers: BTreeSet<PeerId>,
+}
+
+fn int(v: u64) -> SqlValue {
+    SqlValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn uint(v: Option<&SqlValue>) -> u64 {
+    v.and_then(SqlValue::as_i64)
+        .and_then(|i| u64::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+fn heads_blob(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn heads_from_blob(b: &[u8]) -> Vec<ChangeHash> {
+    b.chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+impl<S: Sql> UserStore<S> {
+    /// Opens the store: creates the tables, reads the change sequence and
+    /// turns any in-flight marker left by a crash into a refusal of that
+    /// message. Documents load lazily.
+    pub fn open(sql: S, now: u64) -> Result<Self, StoreError> {
+        for stmt in schema::STATEMENTS {
+            sql.exec(stmt, &[])?;
+        }
+        sql.transaction(|sql| {
+            sql.exec(
+                "INSERT OR IGNORE INTO poisoned (hash, peer_id, document_id, at)
+                 SELECT hash, peer_id, document_id, ? FROM in_flight",
+                &[int(now)],
+            )?;
+            sql.exec("DELETE FROM in_flight", &[])
+        })?;
+        let seq = uint(
+            sql.query("SELECT value FROM meta WHERE key = 'seq'", &[])?
+                .first()
+                .and_then(|r| r.first()),
+        );
+        let server_id = PeerId::new(SERVER_PEER_ID).map_err(|_| SqlError("server id".into()))?;
+        Ok(Self {
+            sql,
+            server_id,
+            seq,
+            docs: BTreeMap::new(),
+            states: BTreeMap::new(),
+            live_peers: BTreeSet::new(),
+        })
+    }
+
+    /// The server's peer id (`senderId` of its messages).
+    pub fn server_id(&self) -> &PeerId {
+        &self.server_id
+    }
+
+    /// The user's change sequence: bumped on every stored change.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Gives the database back (e.g. to reopen it as a restart would).
+    pub fn into_sql(self) -> S {
+        self.sql
+    }
+
+    /// Handles one message from the authenticated peer `peer`; returns the
+    /// messages to send, each to its `targetId`.
+    pub fn handle_message(
+        &mut self,
+        now: u64,
+        peer: &PeerId,
+        msg: RepoMessage,
+    ) -> Result<Vec<RepoMessage>, StoreError> {
+        if msg.sender_id().is_some_and(|s| s != peer) {
+            return Err(StoreError::SenderMismatch);
+        }
+        match msg {
+            RepoMessage::Join {
+                supported_protocol_versions,
+                ..
+            } => {
+                if !supported_protocol_versions
+                    .iter()
+                    .any(|v| v == PROTOCOL_VERSION)
+                {
+                    return Ok(vec![RepoMessage::Error {
+                        sender_id: Some(self.server_id.clone()),
+                        target_id: Some(peer.clone()),
+                        message: "unsupported protocol version".into(),
+                    }]);
+                }
+                self.live_peers.insert(peer.clone());
+                Ok(vec![RepoMessage::Peer {
+                    sender_id: self.server_id.clone(),
+                    target_id: peer.clone(),
+                    selected_protocol_version: PROTOCOL_VERSION.into(),
+                    peer_metadata: None,
+                }])
+            }
+            RepoMessage::Leave { .. } => {
+                self.live_peers.remove(peer);
+                self.states.retain(|(p, _), _| p != peer);
+                Ok(vec![])
+            }
+            RepoMessage::ChangesSince { since, .. } => Ok(vec![RepoMessage::Changes {
+                sender_id: self.server_id.clone(),
+                target_id: peer.clone(),
+                manifest: self.changes_since(since)?,
+            }]),
+            RepoMessage::Request(m) => self.handle_sync(now, peer, m, true),
+            RepoMessage::Sync(m) => self.handle_sync(now, peer, m, false),
+            RepoMessage::Ephemeral {
+                document_id,
+                session_id,
+                count,
+                data,
+                ..
+            } => Ok(self
+                .live_peers
+                .iter()
+                .filter(|p| *p != peer)
+                .map(|p| RepoMessage::Ephemeral {
+                    sender_id: peer.clone(),
+                    target_id: p.clone(),
+                    document_id,
+                    session_id: session_id.clone(),
+                    count,
+                    data: data.clone(),
+                })
+                .collect()),
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// Documents changed after `since`, in `seq` order.
+    pub fn changes_since(&self, since: u64) -> Result<Manifest, StoreError> {
+        let rows = self.sql.query(
+            "SELECT id, seq, heads FROM documents WHERE seq > ? ORDER BY seq",
+            &[int(since)],
+        )?;
+        let documents = rows
+            .iter()
+            .filter_map(|r| {
+                let id = r.first()?.as_str()?.parse().ok()?;
+                Some(ManifestEntry {
+                    document_id: id,
+                    seq: uint(r.get(1)),
+                    heads: heads_from_blob(r.get(2)?.as_bytes()?),
+                })
+            })
+            .collect();
+        Ok(Manifest {
+            seq: self.seq,
+            documents,
+        })
+    }
+
+    /// Rewrites every stored document as one snapshot.
+    pub fn force_compact(&mut self, now: u64) -> Result<(), StoreError> {
+        for id in self.document_ids()? {
+            if self.load(&id)? {
+                self.compact(now, &id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stored document, loaded (for export and tests).
+    pub fn export_docs(&mut self) -> Result<Docs, StoreError> {
+        let mut out = Docs::new();
+        for id in self.document_ids()? {
+            if self.load(&id)? {
+                if let Some(l) = self.docs.get(&id) {
+                    out.insert(id, l.doc.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops the in-memory copies of documents (they reload lazily), as a
+    /// memory-pressure valve or to measure cold loads.
+    pub fn unload_all(&mut self) {
+        self.docs.clear();
+    }
+
+    fn document_ids(&self) -> Result<Vec<DocumentId>, StoreError> {
+        Ok(self
+            .sql
+            .query("SELECT id FROM documents ORDER BY id", &[])?
+            .iter()
+            .filter_map(|r| r.first()?.as_str()?.parse().ok())
+            .collect())
+    }
+
+    /// Loads `id` into memory if stored; false when it does not exist.
+    fn load(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
+        if self.docs.contains_key(id) {
+            return Ok(true);
+        }
+        let rows = self.sql.query(
+            "SELECT snapshot_bytes, incremental_bytes, chunk_count FROM documents WHERE id = ?",
+            &[id.to_string().into()],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let bytes = chunks::read_all(&self.sql, id)?;
+        let doc = Automerge::load(&bytes).map_err(|_| StoreError::Corrupt(*id))?;
+        self.docs.insert(
+            *id,
+            Loaded {
+                persisted_heads: doc.get_heads(),
+                doc,
+                snapshot_bytes: uint(row.first()),
+                incremental_bytes: uint(row.get(1)),
+                chunk_count: uint(row.get(2)),
+            },
+        );
+        Ok(true)
+    }
+
+    fn state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<&mut State, StoreError> {
+        let key = (peer.clone(), *id);
+        if !self.states.contains_key(&key) {
+            let rows = self.sql.query(
+                "SELECT state FROM sync_states WHERE peer_id = ? AND document_id = ?",
+                &[peer.as_str().into(), id.to_string().into()],
+            )?;
+            let state = rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(SqlValue::as_bytes)
+                .and_then(|b| State::decode(b).ok())
+                .unwrap_or_default();
+            self.states.insert(key.clone(), state);
+        }
+        Ok(self.states.entry(key).or_default())
+    }
+
+    /// Forgets the sync state of (peer, doc): the next message starts over.
+    fn reset_state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
+        self.states.remove(&(peer.clone(), *id));
+        self.sql.exec(
+            "DELETE FROM sync_states WHERE peer_id = ? AND document_id = ?",
+            &[peer.as_str().into(), id.to_string().into()],
+        )?;
+        Ok(())
+    }
+
+    fn reject(
+        &mut self,
+        peer: &PeerId,
+        id: &DocumentId,
+        err: StoreError,
+    ) -> Result<Vec<RepoMessage>, StoreError> {
+        self.reset_state(peer, id)?;
+        Err(err)
+    }
+
+    fn handle_sync(
+        &mut self,
+        now: u64,
+        peer: &PeerId,
+        m: DocMessage,
+        is_request: bool,
+    ) -> Result<Vec<RepoMessage>, StoreError> {
+        let id = m.document_id;
+        let summary = match check_sync_message(&m.data, &Limits::FROM_DEVICE) {
+            Ok(s) => s,
+            Err(e) => return self.reject(peer, &id, StoreError::Check(id, e)),
+        };
+        let hash: [u8; 32] = Sha256::digest(&m.data).into();
+        let poisoned = self.sql.query(
+            "SELECT 1 FROM poisoned WHERE hash = ?",
+            &[hash.as_slice().into()],
+        )?;
+        if !poisoned.is_empty() {
+            return self.reject(peer, &id, StoreError::Poisoned(id));
+        }
+        let Ok(message) = Message::decode(&m.data) else {
+            return self.reject(peer, &id, StoreError::Decode(id));
+        };
+        if !self.load(&id)? {
+            // `request` is a pull: answer that we lack it. `sync` means the
+            // peer holds the document: start an empty one (it is stored
+            // once changes arrive).
+            if summary.chunks == 0 && is_request {
+                return Ok(vec![RepoMessage::DocUnavailable {
+                    sender_id: self.server_id.clone(),
+                    target_id: peer.clone(),
+                    document_id: id,
+                }]);
+            }
+            self.docs.insert(
+                id,
+                Loaded {
+                    doc: Automerge::new(),
+                    persisted_heads: Vec::new(),
+                    snapshot_bytes: 0,
+                    incremental_bytes: 0,
+                    chunk_count: 0,
+                },
+            );
+        }
+        // The crash marker: if applying this message kills the instance,
+        // the next `open` finds it and refuses the message for good.
+        self.sql.exec(
+            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+            &[
+                peer.as_str().into(),
+                id.to_string().into(),
+                hash.as_slice().into(),
+                int(now),
+            ],
+        )?;
+        let mut state = std::mem::take(self.state(peer, &id)?);
+        let Some(loaded) = self.docs.get_mut(&id) else {
+            return Err(StoreError::Corrupt(id));
+        };
+        let before = loaded.doc.get_heads();
+        if loaded
+            .doc
+            .receive_sync_message(&mut state, message)
+            .is_err()
+        {
+            self.clear_marker(peer, &id)?;
+            return self.reject(peer, &id, StoreError::Apply(id));
+        }
+        let changed = loaded.doc.get_heads() != before;
+        let hint = state.encode();
+        self.states.insert((peer.clone(), id), state);
+        let result = self.sql.transaction(|sql| {
+            if changed {
+                // Only the document write: seq is committed to memory below.
+                Self::persist(sql, now, self.seq + 1, &id, self.docs.get_mut(&id))?;
+                sql.exec(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)",
+                    &[int(self.seq + 1)],
+                )?;
+            }
+            sql.exec(
+                "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
+                &[peer.as_str().into(), id.to_string().into(), hint.into()],
+            )?;
+            sql.exec(
+                "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
+                &[peer.as_str().into(), id.to_string().into()],
+            )?;
+            Ok::<_, StoreError>(())
+        });
+        if let Err(e) = result {
+            // Memory is ahead of storage: drop it so that it reloads.
+            self.docs.remove(&id);
+            self.states.remove(&(peer.clone(), id));
+            return Err(e);
+        }
+        if changed {
+            self.seq += 1;
+        }
+        let mut out = Vec::new();
+        if let Some(reply) = self.generate(peer, &id) {
+            out.push(reply);
+        }
+        if changed {
+            let others: Vec<PeerId> = self
+                .live_peers
+                .iter()
+                .filter(|p| *p != peer && self.states.contains_key(&((*p).clone(), id)))
+                .cloned()
+                .collect();
+            for other in others {
+                if let Some(push) = self.generate(&other, &id) {
+                    out.push(push);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn clear_marker(&self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
+        self.sql.exec(
+            "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
+            &[peer.as_str().into(), id.to_string().into()],
+        )?;
+        Ok(())
+    }
+
+    /// The next sync message to `peer` for `id`, without flags so that
+    /// the device keeps sending individual, uncompressed change chunks.
+    fn generate(&mut self, peer: &PeerId, id: &DocumentId) -> Option<RepoMessage> {
+        let loaded = self.docs.get(id)?;
+        let state = self.states.get_mut(&(peer.clone(), *id))?;
+        let mut message = loaded.doc.generate_sync_message(state)?;
+        message.flags = None;
+        Some(RepoMessage::Sync(DocMessage {
+            sender_id: self.server_id.clone(),
+            target_id: peer.clone(),
+            document_id: *id,
+            data: message.encode(),
+        }))
+    }
+
+    /// Writes what changed in `loaded` since its persisted heads: a delta,
+    /// or a new snapshot when the deltas grew to the snapshot's size or
+    /// number [`MAX_CHUNKS`]. Part of the caller's transaction.
+    fn persist(
+        sql: &S,
+        now: u64,
+        seq: u64,
+        id: &DocumentId,
+        loaded: Option<&mut Loaded>,
+    ) -> Result<(), StoreError> {
+        let Some(loaded) = loaded else {
+            return Err(StoreError::Corrupt(*id));
+        };
+        let delta = loaded.doc.save_after(&loaded.persisted_heads);
+        let delta_len = delta.len() as u64;
+        if loaded.incremental_bytes + delta_len >= loaded.snapshot_bytes
+            || loaded.chunk_count + 1 >= MAX_CHUNKS
+        {
+            Self::write_snapshot(sql, seq, id, loaded)?;
+        } else {
+            chunks::write(sql, id, INCREMENTAL, seq, &delta)?;
+            loaded.incremental_bytes += delta_len;
+            loaded.chunk_count += 1;
+        }
+        loaded.persisted_heads = loaded.doc.get_heads();
+        Self::write_row(sql, now, seq, id, loaded)
+    }
+
+    fn write_snapshot(
+        sql: &S,
+        key: u64,
+        id: &DocumentId,
+        loaded: &mut Loaded,
+    ) -> Result<(), StoreError> {
+        let snapshot = loaded.doc.save();
+        chunks::delete_all(sql, id)?;
+        chunks::write(sql, id, SNAPSHOT, key, &snapshot)?;
+        loaded.snapshot_bytes = snapshot.len() as u64;
+        loaded.incremental_bytes = 0;
+        loaded.chunk_count = 1;
+        Ok(())
+    }
+
+    fn write_row(
+        sql: &S,
+        now: u64,
+        seq: u64,
+        id: &DocumentId,
+        loaded: &Loaded,
+    ) -> Result<(), StoreError> {
+        sql.exec(
+            "INSERT OR REPLACE INTO documents (id, heads, seq, snapshot_bytes, incremental_bytes, chunk_count, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            &[
+                id.to_string().into(),
+                heads_blob(&loaded.persisted_heads).into(),
+                int(seq),
+                int(loaded.snapshot_bytes),
+                int(loaded.incremental_bytes),
+                int(loaded.chunk_count),
+                int(now),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn compact(&mut self, now: u64, id: &DocumentId) -> Result<(), StoreError> {
+        let seq = self.seq;
+        let Some(loaded) = self.docs.get_mut(id) else {
+            return Ok(());
+        };
+        let sql = &self.sql;
+        sql.transaction(|sql| {
+            // Keep the document's own seq: compaction is not a change.
+            let doc_seq = uint(
+                sql.query(
+                    "SELECT seq FROM documents WHERE id = ?",
+                    &[id.to_string().into()],
+                )?
+                .first()
+                .and_then(|r| r.first()),
+            );
+            Self::write_snapshot(sql, seq.max(doc_seq), id, loaded)?;
+            loaded.persisted_heads = loaded.doc.get_heads();
+            Self::write_row(sql, now, doc_seq, id, loaded)
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! The store engine's errors. HTTP statuses are chosen by the shell.
+
+use super::sql::SqlError;
+use myflashplay_client::sync::CheckError;
+use myflashplay_client::DocumentId;
+
+/// Why the store refused or failed an input.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed; nothing was acknowledged.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// A sync message failed the hostile-input check (DESIGN.md §6).
+    #[error("sync message for {0} refused: {1}")]
+    Check(DocumentId, CheckError),
+    /// Automerge could not decode a message that passed the check.
+    #[error("sync message for {0} undecodable")]
+    Decode(DocumentId),
+    /// Automerge refused to apply it; the document is unchanged.
+    #[error("sync message for {0} not applied")]
+    Apply(DocumentId),
+    /// The same message crashed this object before: refused for good.
+    #[error("sync message for {0} crashed the store before; refused")]
+    Poisoned(DocumentId),
+    /// A message whose `senderId` is not the authenticated peer.
+    #[error("senderId does not match the connection's peer")]
+    SenderMismatch,
+    /// Stored bytes that Automerge cannot load (should never happen: we
+    /// store only bytes our own Automerge produced).
+    #[error("stored document {0} does not load")]
+    Corrupt(DocumentId),
+}
+
+impl StoreError {
+    /// True when the peer sent something bad (as opposed to a failure of
+    /// ours): the shell answers with an `error` message / 4xx.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            Self::Check(..)
+                | Self::Decode(_)
+                | Self::Apply(_)
+                | Self::Poisoned(_)
+                | Self::SenderMismatch
+        )
+    }
+}

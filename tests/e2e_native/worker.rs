@@ -1,0 +1,153 @@
+//! Starts the real Worker under workerd (`wrangler dev`) for a test: a free
+//! port, its own state directory, ready once `/health` answers, stopped
+//! (with its whole process group) on drop.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `wrangler dev`.
+pub struct Worker {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The local SQLite state (kept across [`Worker::restart`]).
+    pub state_dir: PathBuf,
+    /// How long the last start took until `/health` answered.
+    pub ready_in: Duration,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Worker {
+    /// Starts on a fresh state directory.
+    pub fn start() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "mfp-native-e2e-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("state dir");
+        Self::start_on(&dir)
+    }
+
+    /// Starts on an existing state directory (a restart).
+    pub fn start_on(state_dir: &Path) -> Self {
+        let port = free_port();
+        let inspector = free_port();
+        let log_path = state_dir.join(format!("wrangler-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
+        cmd.current_dir(root())
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .arg("--inspector-port")
+            .arg(inspector.to_string())
+            .arg("--persist-to")
+            .arg(state_dir)
+            .args(["--show-interactive-dev-session=false", "--log-level"])
+            .arg(std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_LOG_PATH", state_dir.join("logs"))
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let started = Instant::now();
+        let child = cmd
+            .spawn()
+            .expect("spawn wrangler dev (run `make test` once to bootstrap)");
+        let mut w = Worker {
+            url: format!("http://127.0.0.1:{port}"),
+            state_dir: state_dir.to_owned(),
+            ready_in: Duration::ZERO,
+            child: Some(child),
+            log_path,
+        };
+        let deadline = started + Duration::from_secs(180);
+        loop {
+            if let Some(status) = w.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("wrangler dev exited early ({status}):\n{}", w.log());
+            }
+            if Instant::now() > deadline {
+                panic!("wrangler dev not ready:\n{}", w.log());
+            }
+            let ok = ureq::get(&format!("{}/health", w.url))
+                .config()
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build()
+                .call()
+                .is_ok_and(|r| r.status() == 200);
+            if ok {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        w.ready_in = started.elapsed();
+        w
+    }
+
+    /// The `ws://` base of the same server.
+    pub fn ws_url(&self) -> String {
+        self.url.replacen("http://", "ws://", 1)
+    }
+
+    /// What wrangler printed so far.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// SIGTERM to the whole group (wrangler and workerd), SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() && !group_alive(&group) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = child.wait();
+    }
+}
+
+fn group_alive(group: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", group])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,615 @@
+//! End-to-end sync tests against the real Worker under workerd: native
+//! devices built on the shared crate, a stock automerge-repo client, JSON
+//! clients and hostile peers. Each test starts its own `wrangler dev`.
+//!
+//! Run by `make test` (`cargo test --features e2e --test e2e_sync` after
+//! the Worker is built).
+
+#[path = "e2e_native/api.rs"]
+mod api;
+#[path = "e2e_native/device.rs"]
+mod device;
+#[path = "e2e_native/worker.rs"]
+mod worker;
+
+use device::Device;
+use myflashplay_client::replica::ReviewInput;
+use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, PROTOCOL_VERSION};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use worker::Worker;
+
+fn email(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{tag}.{nanos}@example.com")
+}
+
+fn deck(id: &str, markdown: &str) -> Value {
+    json!({"id": id, "name": "Times Tables", "emoji": "✖️", "description": "", "markdown": markdown})
+}
+
+fn review(card: &str, correct: bool, at: &str) -> ReviewInput {
+    ReviewInput {
+        deck_id: "d1".into(),
+        card_id: card.into(),
+        correct,
+        response_ms: 4000,
+        at: at.into(),
+        quality: None,
+    }
+}
+
+/// Two devices of one user, each logged in.
+fn two_devices(w: &Worker) -> (Device, Device, String, String) {
+    let e = email("pair");
+    let (t1, password) = api::register(&w.url, &e, "phone");
+    let t2 = api::login(&w.url, &e, &password, "laptop");
+    (
+        Device::new("phone", t1, &w.url),
+        Device::new("laptop", t2, &w.url),
+        e,
+        password,
+    )
+}
+
+#[test]
+fn offline_edits_on_two_devices_converge_and_a_third_bootstraps_over_http() {
+    let w = Worker::start();
+    let (mut phone, mut laptop, e, password) = two_devices(&w);
+
+    phone.connect();
+    phone
+        .replica
+        .create_deck(&deck("d1", "2 × 3 :: 6\n"))
+        .unwrap();
+    phone.sync_ws();
+    laptop.connect();
+    laptop.sync_ws();
+    assert_eq!(laptop.state()["decks"]["d1"]["markdown"], "2 × 3 :: 6\n");
+
+    // Both go offline and edit the same deck and card.
+    phone.disconnect();
+    laptop.disconnect();
+    phone
+        .replica
+        .edit_markdown("d1", "2 × 3 :: 6\n4 × 5 :: 20\n")
+        .unwrap();
+    laptop
+        .replica
+        .edit_markdown("d1", "1 × 1 :: 1\n2 × 3 :: 6\n")
+        .unwrap();
+    phone
+        .replica
+        .record_review(&review("c1", true, "2026-11-20T10:00:00.000Z"))
+        .unwrap();
+    laptop
+        .replica
+        .record_review(&review("c1", false, "2026-11-20T10:05:00.000Z"))
+        .unwrap();
+    phone
+        .replica
+        .set_preference("theme", &json!("dark"))
+        .unwrap();
+    laptop
+        .replica
+        .set_preference("soundEnabled", &json!(false))
+        .unwrap();
+
+    phone.connect();
+    laptop.connect();
+    phone.sync_ws();
+    laptop.sync_ws();
+    phone.sync_ws();
+
+    let a = phone.state();
+    let b = laptop.state();
+    assert_eq!(a, b, "devices diverged");
+    assert_eq!(
+        a["decks"]["d1"]["markdown"],
+        "1 × 1 :: 1\n2 × 3 :: 6\n4 × 5 :: 20\n"
+    );
+    let c1 = &a["progress"]["c1"]["stats"];
+    assert_eq!(
+        (
+            c1["views"].as_u64(),
+            c1["correctCount"].as_u64(),
+            c1["incorrectCount"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(a["preferences"]["theme"], "dark");
+    assert_eq!(a["preferences"]["soundEnabled"], false);
+
+    // A third device never opens a socket: POST /sync only.
+    let t3 = api::login(&w.url, &e, &password, "tablet");
+    let mut tablet = Device::new("tablet", t3, &w.url);
+    let stats = tablet.sync_http();
+    assert_eq!(tablet.state(), a, "HTTP bootstrap differs");
+    println!("third device bootstrap over POST /sync: {stats:?}");
+
+    // Nothing new: one small round trip.
+    let again = tablet.sync_http();
+    assert_eq!(again.round_trips, 1, "{again:?}");
+    println!("reconnect with nothing new over POST /sync: {again:?}");
+}
+
+#[test]
+fn a_change_is_pushed_to_the_other_open_socket() {
+    let w = Worker::start();
+    let (mut phone, mut laptop, _, _) = two_devices(&w);
+    phone.connect();
+    phone.replica.create_deck(&deck("d1", "a :: b\n")).unwrap();
+    phone.sync_ws();
+    laptop.connect();
+    laptop.sync_ws();
+
+    let mut delays = Vec::new();
+    let mut markdown = String::from("a :: b\n");
+    for i in 0..50 {
+        markdown.push_str(&format!("{i} + 1 :: {}\n", i + 1));
+        phone.replica.edit_markdown("d1", &markdown).unwrap();
+        let out = phone.client.poll_messages(phone.replica.docs());
+        let sent = Instant::now();
+        for m in out {
+            phone.send(m);
+        }
+        // Laptop does not ask: it only reads what the server pushes.
+        let deadline = sent + Duration::from_secs(10);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "change {i} never arrived on the laptop"
+            );
+            if let Some(m) = laptop.recv(Duration::from_millis(5)) {
+                laptop.handle(m);
+                if laptop.state()["decks"]["d1"]["markdown"] == json!(markdown) {
+                    delays.push(sent.elapsed());
+                    break;
+                }
+            }
+        }
+        // Let the phone hear the server's acknowledgement before the next edit.
+        phone.pump(Duration::from_millis(30));
+    }
+    delays.sort();
+    let median = delays[delays.len() / 2];
+    println!(
+        "real-time push: median {:.1} ms, p90 {:.1} ms over {} changes",
+        median.as_secs_f64() * 1000.0,
+        delays[delays.len() * 9 / 10].as_secs_f64() * 1000.0,
+        delays.len()
+    );
+    assert_eq!(delays.len(), 50);
+}
+
+#[test]
+fn every_acknowledged_change_survives_a_restart() {
+    let mut w = Worker::start();
+    let e = email("durable");
+    let (t, password) = api::register(&w.url, &e, "phone");
+    let mut phone = Device::new("phone", t, &w.url);
+    phone.replica.create_deck(&deck("d1", "q :: a\n")).unwrap();
+    phone.sync_http();
+
+    // A stream of acknowledged changes; workerd is killed in the middle.
+    let mut acknowledged = 0u32;
+    let started = Instant::now();
+    let mut killed = false;
+    for i in 0..400u32 {
+        let at = format!("2026-11-21T10:{:02}:{:02}.000Z", (i / 60) % 60, i % 60);
+        phone
+            .replica
+            .record_review(&review("c1", i % 3 != 0, &at))
+            .unwrap();
+        if !killed && started.elapsed() > Duration::from_millis(1500) {
+            // Stop the server while the device keeps editing.
+            w.stop();
+            killed = true;
+        }
+        match phone.try_sync_http() {
+            Ok(_) => acknowledged = i + 1,
+            Err(_) => break,
+        }
+    }
+    assert!(killed, "the stream ended before the restart");
+    assert!(acknowledged > 0);
+    w = Worker::start_on(&w.state_dir.clone());
+    println!("restart: /health 200 after {} ms", w.ready_in.as_millis());
+
+    let t2 = api::login(&w.url, &e, &password, "laptop");
+    let mut laptop = Device::new("laptop", t2, &w.url);
+    laptop.sync_http();
+    let views = laptop.state()["progress"]["c1"]["stats"]["views"]
+        .as_u64()
+        .unwrap_or(0);
+    println!("acknowledged before the kill: {acknowledged}; found after restart: {views}");
+    assert!(
+        views >= u64::from(acknowledged),
+        "lost acknowledged changes: {views} < {acknowledged}"
+    );
+}
+
+#[test]
+fn stock_automerge_repo_client_interoperates() {
+    let w = Worker::start();
+    let e = email("interop");
+    let (t, _) = api::register(&w.url, &e, "native");
+    let mut native = Device::new("native", t.clone(), &w.url);
+    native.replica.create_deck(&deck("d1", "x :: y\n")).unwrap();
+    native.replica.star("animals-basic").unwrap();
+    native.sync_http();
+
+    let ticket = api::ticket(&w.url, &t.access_token);
+    let url = format!("{}/sync/ws?ticket={ticket}", w.ws_url());
+    let out = std::process::Command::new("node")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tests/interop/stock-client.mjs",
+            &url,
+            &t.root_document_id,
+            "ocean",
+        ])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stock client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("json line");
+    assert_eq!(seen["seen"]["kind"], "root", "{seen}");
+    assert!(
+        seen["seen"]["starred"].get("animals-basic").is_some(),
+        "stock client did not see native data: {seen}"
+    );
+    assert!(seen["seen"]["decks"].get("d1").is_some(), "{seen}");
+
+    // Our client sees the stock client's change.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        native.sync_http();
+        if native.state()["preferences"]["theme"] == "ocean" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stock client's change never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn json_client_edit_merges_with_a_concurrent_device_edit() {
+    let w = Worker::start();
+    let (mut phone, _, _, _) = two_devices(&w);
+    let token = phone.tokens.access_token.clone();
+    phone
+        .replica
+        .create_deck(&deck("d1", "a :: 1\nb :: 2\n"))
+        .unwrap();
+    phone.sync_http();
+
+    let (status, read) =
+        api::json_call("GET", &format!("{}/sync/decks", w.url), Some(&token), None);
+    assert_eq!(status, 200, "{read}");
+    let version = read["version"].as_str().expect("version").to_owned();
+    assert_eq!(read["data"][0]["markdown"], "a :: 1\nb :: 2\n");
+
+    // Another device edits the same deck's markdown meanwhile.
+    phone
+        .replica
+        .edit_markdown("d1", "a :: 1\nb :: 2\nc :: 3\n")
+        .unwrap();
+    phone.sync_http();
+
+    let mut mine = read["data"].clone();
+    mine[0]["markdown"] = json!("0 :: 0\na :: 1\nb :: 2\n");
+    mine[0]["name"] = json!("Renamed by JSON");
+    let (status, merged) = api::json_call(
+        "POST",
+        &format!("{}/sync/decks", w.url),
+        Some(&token),
+        Some(&json!({"base_version": version, "data": mine})),
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(
+        merged["data"][0]["markdown"], "0 :: 0\na :: 1\nb :: 2\nc :: 3\n",
+        "{merged}"
+    );
+    assert_eq!(merged["data"][0]["name"], "Renamed by JSON");
+
+    // The device sees the JSON client's edit too.
+    phone.sync_http();
+    assert_eq!(
+        phone.state()["decks"]["d1"]["markdown"],
+        "0 :: 0\na :: 1\nb :: 2\nc :: 3\n"
+    );
+
+    // A stale or forged version is refused, not guessed.
+    let (status, err) = api::json_call(
+        "POST",
+        &format!("{}/sync/starred", w.url),
+        Some(&token),
+        Some(&json!({"base_version": "v1.AAAA", "data": []})),
+    );
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("validation_failed"))
+    );
+
+    // /sync/full and the export carry the same data.
+    let (status, full) = api::json_call("GET", &format!("{}/sync/full", w.url), Some(&token), None);
+    assert_eq!(status, 200);
+    assert_eq!(full["decks"][0]["name"], "Renamed by JSON");
+    let (status, export) =
+        api::json_call("GET", &format!("{}/user/export", w.url), Some(&token), None);
+    assert_eq!(status, 200);
+    assert_eq!(export["decks"]["d1"]["name"], "Renamed by JSON");
+}
+
+#[test]
+fn changes_feed_lists_only_documents_changed_since() {
+    let w = Worker::start();
+    let (mut phone, _, _, _) = two_devices(&w);
+    let token = phone.tokens.access_token.clone();
+    let url = |since: u64| format!("{}/sync/changes?since={since}", w.url);
+    phone.replica.create_deck(&deck("d1", "a :: 1\n")).unwrap();
+    phone.replica.create_deck(&deck("d2", "b :: 2\n")).unwrap();
+    phone.sync_http();
+    let (status, all) = api::json_call("GET", &url(0), Some(&token), None);
+    assert_eq!(status, 200, "{all}");
+    let seq = all["seq"].as_u64().unwrap();
+    assert_eq!(
+        all["documents"].as_array().unwrap().len(),
+        3,
+        "root and two decks: {all}"
+    );
+    phone
+        .replica
+        .edit_markdown("d2", "b :: 2\nc :: 3\n")
+        .unwrap();
+    phone.sync_http();
+    let (_, since) = api::json_call("GET", &url(seq), Some(&token), None);
+    assert_eq!(since["documents"].as_array().unwrap().len(), 1, "{since}");
+    let (status, bad) = api::json_call(
+        "GET",
+        &format!("{}/sync/changes?since=-1", w.url),
+        Some(&token),
+        None,
+    );
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("validation_failed"))
+    );
+}
+
+/// Sync messages that break automerge 0.12 when it sees them unchecked
+/// (DESIGN.md §6), built byte by byte like the messages Automerge encodes.
+fn hostile_samples() -> Vec<(&'static str, Vec<u8>)> {
+    // type, heads 0, need 0, have 1 { last_sync 0, bloom }, changes 0
+    let with_bloom = |bloom: &[u8]| {
+        let mut m = vec![0x42, 0, 0, 1, 0, bloom.len() as u8];
+        m.extend_from_slice(bloom);
+        m.push(0);
+        m
+    };
+    let mut huge_probes = vec![1, 10, 0x80, 0xc2, 0xd7, 0x2f];
+    huge_probes.extend_from_slice(&[0xff, 0xff]);
+    let compressed = {
+        use automerge::transaction::Transactable;
+        let mut d = automerge::AutoCommit::new();
+        d.put(automerge::ROOT, "text", "x".repeat(4096)).unwrap();
+        d.commit();
+        let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
+        let bytes = change.bytes().to_vec();
+        assert_eq!(bytes[8], 2, "automerge compressed the change chunk");
+        automerge::sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![bytes].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+        .encode()
+    };
+    vec![
+        ("Bloom bits_per_entry = 0", with_bloom(&[1, 0, 7])),
+        ("Bloom num_probes = 100M", with_bloom(&huge_probes)),
+        ("compressed change chunk", compressed),
+    ]
+}
+
+/// A raw WebSocket speaking our frames, for hostile cases.
+fn raw_socket(
+    w: &Worker,
+    token: &str,
+) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/sync/ws", w.ws_url())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("myflashplay-sync.v1, bearer.{token}")
+            .parse()
+            .unwrap(),
+    );
+    let (ws, _) = tungstenite::connect(req).expect("connect");
+    ws
+}
+
+/// Reads until the server closes; returns (error message, close code, reason).
+fn read_rejection(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> (Option<String>, Option<u16>, String) {
+    let mut error = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) => {
+                if let Ok(RepoMessage::Error { message, .. }) = RepoMessage::decode(&b) {
+                    error = Some(message);
+                }
+            }
+            Ok(tungstenite::Message::Close(frame)) => {
+                let (code, reason) = frame
+                    .map(|f| (Some(u16::from(f.code)), f.reason.to_string()))
+                    .unwrap_or((None, String::new()));
+                return (error, code, reason);
+            }
+            Ok(_) => {}
+            Err(_) => return (error, None, String::new()),
+        }
+    }
+    panic!("the server neither rejected nor closed");
+}
+
+fn join_frame(peer: &PeerId) -> Vec<u8> {
+    RepoMessage::Join {
+        sender_id: peer.clone(),
+        supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+        peer_metadata: None,
+    }
+    .encode()
+}
+
+#[test]
+fn hostile_frames_are_rejected_and_nothing_is_stored() {
+    use tungstenite::Message;
+    let w = Worker::start();
+    let (mut phone, _, _, _) = two_devices(&w);
+    let token = phone.tokens.access_token.clone();
+    phone.replica.create_deck(&deck("d1", "a :: 1\n")).unwrap();
+    phone.sync_http();
+    let (_, before) = api::json_call(
+        "GET",
+        &format!("{}/sync/changes?since=0", w.url),
+        Some(&token),
+        None,
+    );
+    let peer = PeerId::new("hostile-peer").unwrap();
+    let root: myflashplay_client::DocumentId = phone.tokens.root_document_id.parse().unwrap();
+    let server = PeerId::new("myflashplay-server").unwrap();
+    let sync_frame = |data: Vec<u8>| {
+        RepoMessage::Sync(DocMessage {
+            sender_id: peer.clone(),
+            target_id: server.clone(),
+            document_id: root,
+            data,
+        })
+        .encode()
+    };
+
+    let mut cases: Vec<(&str, Vec<Vec<u8>>, u16)> = vec![
+        (
+            "oversized frame",
+            vec![join_frame(&peer), vec![0u8; 1024 * 1024 + 16]],
+            1009,
+        ),
+        (
+            "garbage bytes",
+            vec![join_frame(&peer), b"\xff\x00garbage".to_vec()],
+            1008,
+        ),
+        (
+            "message before join",
+            vec![sync_frame(vec![0x42, 0, 0, 0, 0])],
+            1008,
+        ),
+    ];
+    // A sync message whose Bloom filter has bits_per_entry = 0 (panics
+    // automerge 0.12), one with 100M probes (burns CPU), and one carrying a
+    // compressed (deflate) change chunk.
+    for (name, bytes) in hostile_samples() {
+        cases.push((name, vec![join_frame(&peer), sync_frame(bytes)], 1008));
+    }
+    // A document id that is not bs58check: a hand-made CBOR map.
+    let mut bad_id = Vec::new();
+    {
+        use std::io::Write;
+        // {"type":"request","senderId":"hostile-peer","targetId":"x","documentId":"0OIl","data":h'00'}
+        let _ = bad_id.write_all(&[0xa5]);
+        for (k, v) in [
+            ("type", "request"),
+            ("senderId", "hostile-peer"),
+            ("targetId", "x"),
+            ("documentId", "0OIl"),
+        ] {
+            let _ = bad_id.write_all(&[0x60 | k.len() as u8]);
+            let _ = bad_id.write_all(k.as_bytes());
+            let _ = bad_id.write_all(&[0x60 | v.len() as u8]);
+            let _ = bad_id.write_all(v.as_bytes());
+        }
+        let _ = bad_id.write_all(&[0x64]);
+        let _ = bad_id.write_all(b"data");
+        let _ = bad_id.write_all(&[0x41, 0x00]);
+    }
+    cases.push((
+        "documentId not bs58check",
+        vec![join_frame(&peer), bad_id],
+        1008,
+    ));
+
+    for (name, frames, code) in cases {
+        let mut ws = raw_socket(&w, &token);
+        for f in frames {
+            let _ = ws.send(Message::Binary(f.into()));
+        }
+        let (error, got, reason) = read_rejection(&mut ws);
+        assert_eq!(got, Some(code), "{name}: closed with {got:?} {reason:?}");
+        assert!(!reason.is_empty(), "{name}: close without a reason");
+        println!("{name}: error message {error:?}, close {got:?} {reason:?}");
+    }
+
+    // Another user's document: unknown here, so unavailable.
+    let other = api::register(&w.url, &email("other"), "x").0;
+    let theirs: myflashplay_client::DocumentId = other.root_document_id.parse().unwrap();
+    let mut ws = raw_socket(&w, &token);
+    ws.send(Message::Binary(join_frame(&peer).into())).unwrap();
+    let _peer_answer = ws.read().unwrap();
+    let mut probe = automerge::sync::State::new();
+    let empty = automerge::Automerge::new();
+    use automerge::sync::SyncDoc;
+    let msg = empty
+        .generate_sync_message(&mut probe)
+        .expect("a first message");
+    ws.send(Message::Binary(
+        RepoMessage::Request(DocMessage {
+            sender_id: peer.clone(),
+            target_id: server.clone(),
+            document_id: theirs,
+            data: msg.encode(),
+        })
+        .encode()
+        .into(),
+    ))
+    .unwrap();
+    let answer = loop {
+        if let Message::Binary(b) = ws.read().unwrap() {
+            break RepoMessage::decode(&b).unwrap();
+        }
+    };
+    assert_eq!(answer.kind(), "doc-unavailable", "{answer:?}");
+
+    // Nothing was stored, and the object keeps serving the user.
+    let (_, after) = api::json_call(
+        "GET",
+        &format!("{}/sync/changes?since=0", w.url),
+        Some(&token),
+        None,
+    );
+    assert_eq!(before, after, "a rejected message changed the store");
+    phone
+        .replica
+        .edit_markdown("d1", "a :: 1\nb :: 2\n")
+        .unwrap();
+    phone.connect();
+    phone.sync_ws();
+    let (_, later) = api::json_call("GET", &format!("{}/sync/decks", w.url), Some(&token), None);
+    assert_eq!(later["data"][0]["markdown"], "a :: 1\nb :: 2\n");
+}

@@ -1,0 +1,310 @@
+//! The UserStore engine on real SQLite, driven by real device clients.
+
+use automerge::sync::{Message, MessageVersion};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
+use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
+use myflashplay_client::{Docs, DocumentId};
+use myflashplay_sync::store::sqlite::Sqlite;
+use myflashplay_sync::store::{sync_until_quiet, Sql, SqlValue, StoreError, UserStore};
+
+fn peer(s: &str) -> PeerId {
+    PeerId::new(s).unwrap()
+}
+
+fn id(n: u8) -> DocumentId {
+    DocumentId::from_bytes([n; 16])
+}
+
+/// Applies `edit` to document `n` of `docs` as one commit.
+fn edit(docs: &mut Docs, n: u8, key: &str, value: i64) {
+    let doc = docs.remove(&id(n)).unwrap_or_default();
+    let mut d = AutoCommit::load(&doc.save()).unwrap();
+    d.put(ROOT, key, value).unwrap();
+    d.commit();
+    docs.insert(id(n), d.document().clone());
+}
+
+fn get(doc: &Automerge, key: &str) -> Option<i64> {
+    doc.get(ROOT, key).unwrap().and_then(|(v, _)| v.as_i64())
+}
+
+fn store() -> UserStore<Sqlite> {
+    UserStore::open(Sqlite::in_memory().unwrap(), 1).unwrap()
+}
+
+fn heads(docs: &Docs) -> Vec<(DocumentId, Vec<automerge::ChangeHash>)> {
+    docs.iter().map(|(k, d)| (*k, d.get_heads())).collect()
+}
+
+#[test]
+fn two_devices_converge_through_the_store() {
+    let mut server = store();
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    edit(&mut da, 1, "x", 1);
+    edit(&mut da, 2, "y", 2);
+    sync_until_quiet(10, &mut a, &mut da, &mut server).unwrap();
+    // b has never seen these documents: the manifest makes it pull them.
+    sync_until_quiet(11, &mut b, &mut db, &mut server).unwrap();
+    assert_eq!(heads(&da), heads(&db));
+    // Concurrent edits on both, then both sync twice.
+    edit(&mut da, 1, "from_a", 1);
+    edit(&mut db, 1, "from_b", 2);
+    for _ in 0..2 {
+        sync_until_quiet(12, &mut a, &mut da, &mut server).unwrap();
+        sync_until_quiet(12, &mut b, &mut db, &mut server).unwrap();
+    }
+    assert_eq!(heads(&da), heads(&db));
+    assert_eq!(get(&db[&id(1)], "from_a"), Some(1));
+    assert_eq!(get(&da[&id(1)], "from_b"), Some(2));
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&da));
+}
+
+#[test]
+fn reconnect_with_nothing_new_is_one_small_round_trip() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    for n in 0..50 {
+        edit(&mut docs, n, "k", i64::from(n));
+    }
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let again = sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(again.round_trips, 1, "{again:?}");
+    assert!(again.bytes_up + again.bytes_down < 200, "{again:?}");
+    // A device resuming from its saved state is just as cheap.
+    let mut resumed = SyncClient::from_state(peer("a"), a.state().clone());
+    let r = sync_until_quiet(3, &mut resumed, &mut docs, &mut server).unwrap();
+    assert_eq!(r.round_trips, 1);
+    // One change: only that document is synced.
+    edit(&mut docs, 7, "k", 700);
+    let one = sync_until_quiet(4, &mut a, &mut docs, &mut server).unwrap();
+    assert!(one.messages_up <= 4, "{one:?}");
+    assert_eq!(get(&server.export_docs().unwrap()[&id(7)], "k"), Some(700));
+}
+
+#[test]
+fn restart_reloads_from_sqlite_and_changes_since_lists_only_changed() {
+    let dir = std::env::temp_dir().join(format!("mfp-store-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    edit(&mut docs, 2, "x", 2);
+    let seq = {
+        let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
+        sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+        server.seq()
+    };
+    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 2).unwrap();
+    assert_eq!(server.seq(), seq);
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
+    edit(&mut docs, 2, "x", 20);
+    sync_until_quiet(3, &mut a, &mut docs, &mut server).unwrap();
+    let m = server.changes_since(seq).unwrap();
+    assert_eq!(m.documents.len(), 1);
+    assert_eq!(m.documents[0].document_id, id(2));
+    assert_eq!(m.documents[0].heads, docs[&id(2)].get_heads());
+    assert!(m.seq > seq);
+    let _ = std::fs::remove_file(&dir);
+}
+
+fn chunk_stats(server: &UserStore<Sqlite>, sql: &Sqlite) -> (i64, i64) {
+    let _ = server;
+    let r = sql
+        .query(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM chunks",
+            &[],
+        )
+        .unwrap();
+    (r[0][0].as_i64().unwrap(), r[0][1].as_i64().unwrap())
+}
+
+#[test]
+fn deltas_are_small_and_compaction_bounds_chunks() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    // A document of some size first.
+    let mut d = AutoCommit::new();
+    for i in 0..2000 {
+        d.put(ROOT, format!("card{i}"), i).unwrap();
+    }
+    d.commit();
+    docs.insert(id(1), d.document().clone());
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let sql = server.into_sql();
+    let (_, snapshot_size) = chunk_stats_of(&sql);
+    let mut server = UserStore::open(sql, 2).unwrap();
+    // One small change on a freshly loaded document: a small delta, not
+    // the whole history (save_after, never save_incremental).
+    edit(&mut docs, 1, "one", 1);
+    sync_until_quiet(3, &mut a, &mut docs, &mut server).unwrap();
+    let sql = server.into_sql();
+    let (count, total) = chunk_stats_of(&sql);
+    assert_eq!(count, 2);
+    assert!(
+        total - snapshot_size < 500,
+        "delta of {} bytes",
+        total - snapshot_size
+    );
+    let mut server = UserStore::open(sql, 4).unwrap();
+    for i in 0..150 {
+        edit(&mut docs, 1, "n", i);
+        sync_until_quiet(5, &mut a, &mut docs, &mut server).unwrap();
+    }
+    let sql = server.into_sql();
+    let (count, _) = chunk_stats_of(&sql);
+    assert!(count < 64, "{count} chunks");
+    let mut server = UserStore::open(sql, 6).unwrap();
+    server.force_compact(7).unwrap();
+    let sql = server.into_sql();
+    assert_eq!(chunk_stats_of(&sql).0, 1);
+    let mut server = UserStore::open(sql, 8).unwrap();
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(149));
+}
+
+fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
+    chunk_stats(&store(), sql)
+}
+
+fn sync_msg(data: Vec<u8>, doc: DocumentId) -> RepoMessage {
+    RepoMessage::Sync(DocMessage {
+        sender_id: peer("a"),
+        target_id: peer("myflashplay-server"),
+        document_id: doc,
+        data,
+    })
+}
+
+#[test]
+fn hostile_messages_are_refused_and_the_store_keeps_working() {
+    let mut server = store();
+    // Bloom filter with bits_per_entry = 0: Automerge would divide by zero.
+    let bloom_zero = vec![0x42, 0, 0, 1, 0, 3, 1, 0, 7, 0];
+    let err = server
+        .handle_message(1, &peer("a"), sync_msg(bloom_zero, id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Check(..)), "{err}");
+    assert!(err.is_rejection());
+    // A compressed change chunk.
+    let mut d = AutoCommit::new();
+    d.put(ROOT, "t", "z".repeat(5000)).unwrap();
+    d.commit();
+    let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
+    let msg = Message {
+        heads: vec![],
+        need: vec![],
+        have: vec![],
+        changes: vec![change.bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    };
+    let err = server
+        .handle_message(1, &peer("a"), sync_msg(msg.encode(), id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Check(..)), "{err}");
+    // Another peer's id in senderId.
+    let mut forged = sync_msg(vec![0x42, 0, 0, 0, 0], id(1));
+    if let RepoMessage::Sync(m) = &mut forged {
+        m.sender_id = peer("someone-else");
+    }
+    assert!(matches!(
+        server.handle_message(1, &peer("a"), forged),
+        Err(StoreError::SenderMismatch)
+    ));
+    // Then an honest device still syncs.
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "ok", 1);
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "ok"), Some(1));
+}
+
+#[test]
+fn a_message_that_crashed_the_store_is_refused_after_restart() {
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    let change = docs[&id(1)].get_changes(&[])[0].raw_bytes().to_vec();
+    let data = Message {
+        heads: docs[&id(1)].get_heads(),
+        need: vec![],
+        have: vec![],
+        changes: vec![change].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode();
+    // Simulate a crash mid-apply: the marker is written, never cleared.
+    let sql = Sqlite::in_memory().unwrap();
+    let server = UserStore::open(sql, 1).unwrap();
+    let sql = server.into_sql();
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(&data).to_vec();
+    sql.exec(
+        "INSERT INTO in_flight (peer_id, document_id, hash, started_at) VALUES ('a', ?, ?, 1)",
+        &[id(1).to_string().into(), SqlValue::Blob(hash)],
+    )
+    .unwrap();
+    let mut server = UserStore::open(sql, 2).unwrap();
+    let err = server
+        .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Poisoned(_)), "{err}");
+    // Without the marker the same bytes apply (the refusal is the marker's
+    // doing, not the message's).
+    let mut fresh = store();
+    fresh
+        .handle_message(3, &peer("a"), sync_msg(data, id(1)))
+        .unwrap();
+    assert_eq!(get(&fresh.export_docs().unwrap()[&id(1)], "x"), Some(1));
+}
+
+#[test]
+fn request_for_unknown_document_is_unavailable_and_changes_are_pushed_to_live_peers() {
+    let mut server = store();
+    let empty = Automerge::new();
+    let mut st = automerge::sync::State::new();
+    use automerge::sync::SyncDoc;
+    let data = empty.generate_sync_message(&mut st).unwrap().encode();
+    let req = RepoMessage::Request(DocMessage {
+        sender_id: peer("a"),
+        target_id: peer("myflashplay-server"),
+        document_id: id(9),
+        data,
+    });
+    let out = server.handle_message(1, &peer("a"), req).unwrap();
+    assert!(matches!(
+        out.as_slice(),
+        [RepoMessage::DocUnavailable { .. }]
+    ));
+    assert!(server.changes_since(0).unwrap().documents.is_empty());
+
+    // Two live peers: a change from a reaches b in the same turn.
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    for c in [&a, &b] {
+        let out = server.handle_message(1, c.peer_id(), c.join()).unwrap();
+        assert!(matches!(out.as_slice(), [RepoMessage::Peer { .. }]));
+    }
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    edit(&mut da, 1, "x", 1);
+    sync_until_quiet(2, &mut a, &mut da, &mut server).unwrap();
+    sync_until_quiet(2, &mut b, &mut db, &mut server).unwrap();
+    edit(&mut da, 1, "x", 2);
+    let msgs = a.poll_messages(&da);
+    let mut to_b = Vec::new();
+    for m in msgs {
+        for r in server.handle_message(3, &peer("a"), m).unwrap() {
+            if r.target_id() == Some(&peer("b")) {
+                to_b.push(r);
+            }
+        }
+    }
+    assert!(!to_b.is_empty(), "the change is pushed to b");
+    for m in to_b {
+        b.handle_message(&mut db, m).unwrap();
+    }
+    assert_eq!(get(&db[&id(1)], "x"), Some(2));
+}
