@@ -121,6 +121,7 @@ $('toggle-online').onclick = () => {
   }
 };
 
+setInterval(() => { $('pending').textContent = String(client.pendingChanges); }, 250);
 if (client.user) client.connect();
 render();
 window.demo = { client, render, cardsOf };

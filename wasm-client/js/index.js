@@ -12,6 +12,9 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const HTTP_POLL_MS = 5_000;
 const HTTP_MAX_ROUND_TRIPS = 100;
+// A WebSocket round that goes silent before every document settled is
+// asked again (`changes-since` plus fresh sync messages) after this long.
+const STALL_MS = 1_000;
 
 /** An error with a stable `code` (API.md codes, plus the client's own). */
 export class SyncClientError extends Error {
@@ -99,11 +102,14 @@ export class SyncClient {
   #device = null;
   #status = 'offline';
   #listeners = { status: new Set(), change: new Set(), error: new Set() };
+  /** Internal: called whenever sync progressed (for `synced()`). */
+  #progress = new Set();
   #wanted = false;
   #ws = null;
   #roundAnswered = false;
   #wsFailures = 0;
   #reconnectTimer = null;
+  #stallTimer = null;
   #pollTimer = null;
   #refreshTimer = null;
   #refreshing = null;
@@ -352,8 +358,7 @@ export class SyncClient {
     const timeoutMs = options?.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const done = () => {
-        offStatus();
-        offChange();
+        this.#progress.delete(check);
         clearTimeout(timer);
       };
       const check = () => {
@@ -362,8 +367,7 @@ export class SyncClient {
           resolve();
         }
       };
-      const offStatus = this.on('status', check);
-      const offChange = this.on('change', check);
+      this.#progress.add(check);
       const timer = setTimeout(() => {
         done();
         reject(new SyncClientError('timeout', `not synced after ${timeoutMs} ms (status ${this.#status})`));
@@ -386,6 +390,7 @@ export class SyncClient {
   #closeTransport() {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#pollTimer);
+    clearTimeout(this.#stallTimer);
     this.#reconnectTimer = null;
     this.#pollTimer = null;
     const ws = this.#ws;
@@ -463,9 +468,19 @@ export class SyncClient {
     this.#send(ws, this.#device.poll());
     this.#persist();
     if (changed) this.#emit('change', { origin: 'remote' });
-    if (this.#roundAnswered && this.#device.isQuiet()) this.#setStatus('synced');
-    else if (this.#status !== 'synced') this.#setStatus('connecting');
-    else this.#emit('status', this.#status);
+    clearTimeout(this.#stallTimer);
+    if (this.#roundAnswered && this.#device.isQuiet()) {
+      this.#setStatus('synced');
+      this.#progressed();
+      return;
+    }
+    if (this.#status !== 'synced') this.#setStatus('connecting');
+    this.#progressed();
+    this.#stallTimer = setTimeout(() => {
+      if (this.#ws === ws && this.#device && !this.#device.isQuiet()) {
+        this.#send(ws, [this.#device.start(), ...this.#device.poll()]);
+      }
+    }, STALL_MS);
   }
 
   /** After a local edit: send it now if a transport is up. */
@@ -537,6 +552,7 @@ export class SyncClient {
           if (changed) this.#emit('change', { origin: 'remote' });
         }
         if (this.#device?.isQuiet() && !this.#ws) this.#setStatus('synced');
+        this.#progressed();
       } finally {
         this.#httpBusy = null;
       }
@@ -571,6 +587,11 @@ export class SyncClient {
     if (status === this.#status && detail === undefined) return;
     this.#status = status;
     this.#emit('status', status, detail);
+    this.#progressed();
+  }
+
+  #progressed() {
+    for (const h of [...this.#progress]) h();
   }
 
   #emit(event, ...args) {
