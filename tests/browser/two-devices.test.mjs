@@ -8,7 +8,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startWorker, root } from '../e2e/harness.mjs';
@@ -18,7 +17,6 @@ const artifacts = path.join(root, 'test-artifacts');
 let w;
 let web;
 let browser;
-let profileDir;
 
 before(async () => {
   // The static server's origin must be allowed by CORS: start it first
@@ -28,13 +26,13 @@ before(async () => {
     vars: { JWT_SECRET: crypto.randomBytes(32).toString('base64url'), ALLOWED_ORIGINS: web.url },
   });
   web.setServer(w.url);
-  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfp-chromium-'));
+  // playwright-core gives every launch a new empty --user-data-dir of its
+  // own (it refuses the flag in `args`).
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profileDir}`],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 
@@ -42,7 +40,6 @@ after(async () => {
   await browser?.close();
   await web?.close();
   await w?.stop();
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
 });
 
 async function device(name) {
@@ -76,7 +73,7 @@ test('two devices, one offline: the deck edits merge and both reviews count', as
   await b.page.fill('#email', email);
   const t0 = Date.now();
   await b.page.click('#login');
-  await b.page.waitForSelector(`#deck-select option[value="${deckId}"]`, { timeout: 30_000 });
+  await b.page.waitForSelector(`#deck-select option[value="${deckId}"]`, { state: 'attached', timeout: 30_000 });
   await b.page.waitForSelector('#status[data-status="synced"]', { timeout: 30_000 });
   const firstSyncMs = Date.now() - t0;
   console.log(`# time to first sync in the browser (login click → deck shown, synced): ${firstSyncMs} ms`);
@@ -112,6 +109,9 @@ test('two devices, one offline: the deck edits merge and both reviews count', as
     await d.page.waitForFunction(() => (window.demo.client.progress()['card-cow']?.stats.views ?? 0) === 2,
       null, { timeout: 15_000 });
   }
+  for (const d of [a, b]) {
+    await d.page.waitForFunction(() => window.demo.client.pendingChanges === 0, null, { timeout: 15_000 });
+  }
   const [stateA, stateB] = await Promise.all([a, b].map((d) => d.page.evaluate(() => {
     const c = window.demo.client;
     return { decks: c.decks(), progress: c.progress() };
@@ -124,6 +124,7 @@ test('two devices, one offline: the deck edits merge and both reviews count', as
     assert.equal(await d.page.inputValue('#markdown'), merged);
     assert.match(await d.page.textContent('li[data-card="card-cow"] .views'), /views 2, correct 2/);
     assert.equal(await status(d), 'synced');
+    await d.page.waitForFunction(() => document.getElementById('pending').textContent === '0');
   }
 
   fs.mkdirSync(artifacts, { recursive: true });

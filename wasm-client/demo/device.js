@@ -78,7 +78,7 @@ client.on('status', (s, detail) => {
   $('status').textContent = s;
   $('status').dataset.status = s;
   $('pending').textContent = String(client.pendingChanges);
-  if (detail) log(`status ${s}: ${detail.message}`);
+  log(detail ? `status ${s}: ${detail.message}` : `status ${s}`);
 });
 client.on('change', (e) => { if (e.origin === 'remote') log('changes arrived'); render(); });
 client.on('error', (e) => log(`error ${e.code}: ${e.message}`));
