@@ -464,8 +464,21 @@ export class SyncClient {
     received.free();
   }
 
+  /**
+   * Sends what the core has to say, then asks again: after an ack the
+   * server may stay silent, and only a second poll sees that the document
+   * settled (nothing else would trigger it).
+   */
+  #drain(ws) {
+    for (let i = 0; i < 4; i++) {
+      const frames = this.#device.poll();
+      if (frames.length === 0) break;
+      this.#send(ws, frames);
+    }
+  }
+
   #afterReceive(ws, changed) {
-    this.#send(ws, this.#device.poll());
+    this.#drain(ws);
     this.#persist();
     if (changed) this.#emit('change', { origin: 'remote' });
     clearTimeout(this.#stallTimer);
@@ -478,7 +491,8 @@ export class SyncClient {
     this.#progressed();
     this.#stallTimer = setTimeout(() => {
       if (this.#ws === ws && this.#device && !this.#device.isQuiet()) {
-        this.#send(ws, [this.#device.start(), ...this.#device.poll()]);
+        this.#send(ws, [this.#device.start()]);
+        this.#drain(ws);
       }
     }, STALL_MS);
   }
@@ -486,7 +500,7 @@ export class SyncClient {
   /** After a local edit: send it now if a transport is up. */
   #flush() {
     if (this.#ws && this.#ws.readyState === 1 && this.#roundAnswered) {
-      this.#send(this.#ws, this.#device.poll());
+      this.#drain(this.#ws);
     } else if (this.#wanted && !this.#ws && this.#online() && this.#status !== 'error') {
       clearTimeout(this.#pollTimer);
       this.#pollTimer = setTimeout(() => this.#pollHttp(), 50);
