@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startWorker, root } from './harness.mjs';
+import { startWorker, root, call } from './harness.mjs';
 import { normalizeLocalStorage } from './local-storage-normalize.mjs';
 
 const pkg = await import(path.join(root, 'wasm-client', 'pkg', 'index.js'));
@@ -178,6 +178,36 @@ test('tokens are refreshed automatically: syncing works after the access token e
   assert.equal(b.preferences().theme, 'dark');
   assert.equal(b.preferences().gameSettings.showHints, false);
   await Promise.all([a.close(), b.close()]);
+});
+
+test('logout erases the local data; a session revoked elsewhere turns the status to error', async () => {
+  const e = email();
+  const storage = memoryStorage();
+  const a = await open({ storage, WebSocket: null });
+  await a.register(e, PASSWORD);
+  a.createDeck({ id: 'd1', name: 'Mine' });
+  await a.syncNow();
+  // Another device revokes a's session (DELETE /user/sessions/{id}).
+  const other = await call(w.url, 'POST', '/auth/login', { body: { email: e, password: await prehash(e, PASSWORD) } });
+  assert.equal(other.status, 200);
+  const list = await call(w.url, 'GET', '/user/sessions', { token: other.json.access_token });
+  const mine = list.json.sessions.find((s) => !s.current);
+  assert.equal((await call(w.url, 'DELETE', `/user/sessions/${mine.session_id}`, { token: other.json.access_token })).status, 204);
+  const statuses = [];
+  a.on('status', (s) => statuses.push(s));
+  a.editMarkdown('d1', 'offline work is kept');
+  await assert.rejects(a.syncNow(), (err) => err instanceof SyncClientError && err.status === 401);
+  assert.equal(a.status, 'error');
+  assert.ok(statuses.includes('error'));
+  assert.equal(a.deck('d1').markdown, 'offline work is kept', 'local data stays until logout');
+  await a.logout();
+  assert.equal(a.user, null);
+  assert.throws(() => a.decks(), (err) => err.code === 'unauthorized');
+  assert.deepEqual(await storage.keys('u/'), []);
+  assert.equal(await storage.get('session'), undefined);
+  const again = await open({ storage });
+  assert.equal(again.user, null);
+  await Promise.all([a.close(), again.close()]);
 });
 
 test('typed errors: bad input and wrong password never crash the client', async () => {
