@@ -449,3 +449,32 @@ fn the_deck_limit_counts_live_decks_only() {
     a.create_deck(&json!({"id": "one-more", "name": "n"}))
         .unwrap();
 }
+
+/// DESIGN.md §3 budget: a deck document saved ≤ 256 KB. Reviews are the
+/// only part that grows with use; 2,000 of them (a very busy deck) measure
+/// about 26 KB, so the budget holds for ~20,000 reviews per deck.
+#[test]
+fn two_thousand_reviews_stay_within_the_document_budget() {
+    let mut a = device(1);
+    a.create_deck(&math_deck()).unwrap();
+    for i in 0..2000u64 {
+        a.record_review(&ReviewInput {
+            deck_id: "d1".into(),
+            card_id: format!("card-{:036}", i % 50),
+            correct: !i.is_multiple_of(3),
+            response_ms: 1000 + i * 37 % 20000,
+            at: crate::model::timestamp::format_ms(1_790_000_000_000 + i as i64 * 60_000),
+            quality: None,
+        })
+        .unwrap();
+    }
+    let id = crate::layout::deck_doc_id("user-1", "d1");
+    let saved = a.docs()[&id].save().len();
+    assert!(saved < 64 * 1024, "{saved} bytes");
+    assert_eq!(a.review_ids().unwrap().len(), 2000);
+    assert_eq!(
+        a.export().unwrap()["progress"]["card-000000000000000000000000000000000007"]["stats"]
+            ["views"],
+        40
+    );
+}
