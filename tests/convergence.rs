@@ -82,7 +82,11 @@ fn unknown_ops_and_steps_fail_clearly() {
 /// One random action of the property test.
 #[derive(Debug, Clone)]
 enum Action {
-    Edit { device: usize, kind: u8, n: u8 },
+    Edit {
+        device: usize,
+        kind: u8,
+        n: u8,
+    },
     Sync(usize),
     SyncAll,
     Toggle(usize),
