@@ -478,3 +478,21 @@ fn two_thousand_reviews_stay_within_the_document_budget() {
         40
     );
 }
+
+#[test]
+fn documents_of_a_newer_schema_are_not_written() {
+    use automerge::transaction::Transactable;
+    let mut a = device(1);
+    a.create_deck(&math_deck()).unwrap();
+    let id = crate::layout::deck_doc_id("user-1", "d1");
+    let doc = a.docs_mut().get_mut(&id).unwrap();
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, "schema", crate::layout::SCHEMA + 1)
+        .unwrap();
+    tx.commit();
+    assert!(matches!(
+        a.edit_markdown("d1", "new"),
+        Err(ReplicaError::NewerSchema { .. })
+    ));
+    assert_eq!(a.export().unwrap()["decks"]["d1"]["markdown"], "2+2 :: 4\n");
+}
