@@ -186,6 +186,19 @@ mod tests {
         assert_eq!(doc.text(&t).unwrap(), new);
     }
 
+    /// The case the property test found: similar reported an insert at an
+    /// old index behind the preceding ops.
+    #[test]
+    fn ops_with_out_of_order_indices_still_land_right() {
+        let old =
+            "\u{301}\n \n🐙 🐙\n\u{301}\n\u{301} ×a×a×🐙🐙a×× \u{301}\u{301}×🐙\u{301}aé×éé\né\n";
+        let (mut doc, t) = doc_with(old, TextEncoding::UnicodeCodePoint);
+        let mut tx = doc.transaction();
+        update(&mut tx, &t, "aé\n\né").unwrap();
+        tx.commit();
+        assert_eq!(doc.text(&t).unwrap(), "aé\n\né");
+    }
+
     proptest::proptest! {
         /// Any text to any text, with emoji, combining marks and astral
         /// characters, in every indexing: the result is the new text.
