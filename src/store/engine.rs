@@ -47,6 +47,9 @@ pub struct UserStore<S: Sql> {
     seq: u64,
     docs: BTreeMap<DocumentId, Loaded>,
     states: BTreeMap<(PeerId, DocumentId), State>,
+    /// The sync-state hint last stored per (peer, doc): unchanged hints are
+    /// not rewritten, so a message that changes nothing writes nothing.
+    hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
     live_peers: BTreeSet<PeerId>,
 }
 
@@ -98,6 +101,7 @@ impl<S: Sql> UserStore<S> {
             seq,
             docs: BTreeMap::new(),
             states: BTreeMap::new(),
+            hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
         })
     }
@@ -154,6 +158,7 @@ impl<S: Sql> UserStore<S> {
             RepoMessage::Leave { .. } => {
                 self.live_peers.remove(peer);
                 self.states.retain(|(p, _), _| p != peer);
+                self.hints.retain(|(p, _), _| p != peer);
                 Ok(vec![])
             }
             RepoMessage::ChangesSince { since, .. } => Ok(vec![RepoMessage::Changes {
@@ -238,6 +243,12 @@ impl<S: Sql> UserStore<S> {
         self.docs.clear();
     }
 
+    /// Loads document `id` from storage now rather than on its first
+    /// message (warm-up, and to measure cold loads); false if not stored.
+    pub fn preload(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
+        self.load(id)
+    }
+
     fn document_ids(&self) -> Result<Vec<DocumentId>, StoreError> {
         Ok(self
             .sql
@@ -295,6 +306,7 @@ impl<S: Sql> UserStore<S> {
     /// Forgets the sync state of (peer, doc): the next message starts over.
     fn reset_state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
         self.states.remove(&(peer.clone(), *id));
+        self.hints.remove(&(peer.clone(), *id));
         self.sql.exec(
             "DELETE FROM sync_states WHERE peer_id = ? AND document_id = ?",
             &[peer.as_str().into(), id.to_string().into()],
@@ -358,16 +370,21 @@ impl<S: Sql> UserStore<S> {
             );
         }
         // The crash marker: if applying this message kills the instance,
-        // the next `open` finds it and refuses the message for good.
-        self.sql.exec(
-            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
-            &[
-                peer.as_str().into(),
-                id.to_string().into(),
-                hash.as_slice().into(),
-                int(now),
-            ],
-        )?;
+        // the next `open` finds it and refuses the message for good. Only
+        // changes can crash Automerge past the check (bloom, heads and
+        // need are fully checked), so messages without them skip it.
+        let marked = summary.chunks > 0;
+        if marked {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+                &[
+                    peer.as_str().into(),
+                    id.to_string().into(),
+                    hash.as_slice().into(),
+                    int(now),
+                ],
+            )?;
+        }
         let mut state = std::mem::take(self.state(peer, &id)?);
         let Some(loaded) = self.docs.get_mut(&id) else {
             return Err(StoreError::Corrupt(id));
@@ -383,7 +400,12 @@ impl<S: Sql> UserStore<S> {
         }
         let changed = loaded.doc.get_heads() != before;
         let hint = state.encode();
-        self.states.insert((peer.clone(), id), state);
+        let key = (peer.clone(), id);
+        self.states.insert(key.clone(), state);
+        let hint_changed = self.hints.get(&key) != Some(&hint);
+        if !changed && !hint_changed && !marked {
+            return Ok(self.generate(peer, &id).into_iter().collect());
+        }
         let result = self.sql.transaction(|sql| {
             if changed {
                 // Only the document write: seq is committed to memory below.
@@ -393,22 +415,28 @@ impl<S: Sql> UserStore<S> {
                     &[int(self.seq + 1)],
                 )?;
             }
-            sql.exec(
-                "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
-                &[peer.as_str().into(), id.to_string().into(), hint.into()],
-            )?;
-            sql.exec(
-                "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
-                &[peer.as_str().into(), id.to_string().into()],
-            )?;
+            if hint_changed {
+                sql.exec(
+                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
+                    &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
+                )?;
+            }
+            if marked {
+                sql.exec(
+                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
+                    &[peer.as_str().into(), id.to_string().into()],
+                )?;
+            }
             Ok::<_, StoreError>(())
         });
         if let Err(e) = result {
             // Memory is ahead of storage: drop it so that it reloads.
             self.docs.remove(&id);
-            self.states.remove(&(peer.clone(), id));
+            self.states.remove(&key);
+            self.hints.remove(&key);
             return Err(e);
         }
+        self.hints.insert(key, hint);
         if changed {
             self.seq += 1;
         }
