@@ -30,6 +30,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Compact when a document has this many chunks.
 pub const MAX_CHUNKS: u64 = 64;
 
+/// Documents kept in memory at once. Everything in memory is also stored
+/// after each message, so evicting the least recently used costs only a
+/// reload; it keeps a user with hundreds of decks far from the Durable
+/// Object's 128 MB.
+pub const MAX_LOADED_DOCS: usize = 128;
+
 /// A document in memory with what is known of its stored form.
 struct Loaded {
     doc: Automerge,
@@ -38,6 +44,8 @@ struct Loaded {
     snapshot_bytes: u64,
     incremental_bytes: u64,
     chunk_count: u64,
+    /// Tick of the last use, for eviction.
+    last_used: u64,
 }
 
 /// One user's store.
@@ -51,6 +59,7 @@ pub struct UserStore<S: Sql> {
     /// not rewritten, so a message that changes nothing writes nothing.
     hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
     live_peers: BTreeSet<PeerId>,
+    tick: u64,
 }
 
 fn int(v: u64) -> SqlValue {
@@ -103,6 +112,7 @@ impl<S: Sql> UserStore<S> {
             states: BTreeMap::new(),
             hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
+            tick: 0,
         })
     }
 
@@ -260,7 +270,9 @@ impl<S: Sql> UserStore<S> {
 
     /// Loads `id` into memory if stored; false when it does not exist.
     fn load(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
-        if self.docs.contains_key(id) {
+        self.tick += 1;
+        if let Some(l) = self.docs.get_mut(id) {
+            l.last_used = self.tick;
             return Ok(true);
         }
         let rows = self.sql.query(
@@ -272,6 +284,7 @@ impl<S: Sql> UserStore<S> {
         };
         let bytes = chunks::read_all(&self.sql, id)?;
         let doc = Automerge::load(&bytes).map_err(|_| StoreError::Corrupt(*id))?;
+        self.make_room();
         self.docs.insert(
             *id,
             Loaded {
@@ -280,9 +293,30 @@ impl<S: Sql> UserStore<S> {
                 snapshot_bytes: uint(row.first()),
                 incremental_bytes: uint(row.get(1)),
                 chunk_count: uint(row.get(2)),
+                last_used: self.tick,
             },
         );
         Ok(true)
+    }
+
+    /// Evicts least recently used documents until one more fits.
+    fn make_room(&mut self) {
+        while self.docs.len() >= MAX_LOADED_DOCS {
+            let Some(oldest) = self
+                .docs
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(id, _)| *id)
+            else {
+                return;
+            };
+            self.docs.remove(&oldest);
+        }
+    }
+
+    /// Documents currently in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.docs.len()
     }
 
     fn state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<&mut State, StoreError> {
@@ -358,6 +392,7 @@ impl<S: Sql> UserStore<S> {
                     document_id: id,
                 }]);
             }
+            self.make_room();
             self.docs.insert(
                 id,
                 Loaded {
@@ -366,6 +401,7 @@ impl<S: Sql> UserStore<S> {
                     snapshot_bytes: 0,
                     incremental_bytes: 0,
                     chunk_count: 0,
+                    last_used: self.tick,
                 },
             );
         }

@@ -7,7 +7,7 @@ use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
 use myflashplay_client::sync::{PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, UserStore, MAX_LOADED_DOCS};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -179,55 +179,50 @@ fn main() {
     );
 
     // One-change sync: device A studies one card; only the server's CPU
-    // inside handle_message is timed. Documents are warm, as in a live
-    // Durable Object.
-    server.export_docs().expect("warm");
+    // inside handle_message is timed. Warm: the document is in memory (a
+    // live Durable Object's working set); cold: the store just dropped its
+    // documents (first message after a wake-up).
     sync_until_quiet(4, &mut a, &mut dev_a, &mut server).expect("settle");
-    let mut cpu = Vec::new();
-    let mut rounds = Vec::new();
-    let mut bytes = Vec::new();
-    let mut one_peak: f64 = 0.0;
-    for i in 0..ONE_CHANGE_SAMPLES {
-        let k = (i * 37) % DECKS;
-        let (id, d) = &mut edit_docs[k];
-        let progress = match automerge::ReadDoc::get(d, ROOT, "progress") {
-            Ok(Some((_, p))) => p,
-            _ => panic!("progress"),
-        };
-        let card =
-            match automerge::ReadDoc::get(d, &progress, format!("card-{k}-{}", i % CARDS_PER_DECK))
-            {
-                Ok(Some((_, c))) => c,
-                _ => panic!("card"),
-            };
-        let reviews = match automerge::ReadDoc::get(d, &card, "reviews") {
-            Ok(Some((_, r))) => r,
-            _ => panic!("reviews"),
-        };
-        review(d, &card, &reviews, 10_000 + i);
-        d.commit();
-        dev_a.insert(*id, d.document().clone());
-        let base = mark();
-        let (spent, report) = timed_sync(5 + i as u64, &mut a, &mut dev_a, &mut server);
-        one_peak = one_peak.max(peak_mb(base));
-        cpu.push(spent);
-        rounds.push(report.0);
-        bytes.push(report.1);
+    for (id, _) in &edit_docs[..32] {
+        server.preload(id).expect("warm");
     }
-    rounds.sort();
-    bytes.sort();
-    println!(
-        "one-change sync ({ONE_CHANGE_SAMPLES} samples): server CPU median {:.3} ms (p90 {:.3} ms), {} round trips, {} bytes on the wire (median), peak +{:.2} MB",
-        ms(median(cpu.clone())),
-        ms({
-            let mut c = cpu.clone();
-            c.sort();
-            c[c.len() * 9 / 10]
-        }),
-        rounds[rounds.len() / 2],
-        bytes[bytes.len() / 2],
-        one_peak
-    );
+    for cold in [false, true] {
+        let mut cpu = Vec::new();
+        let mut rounds = Vec::new();
+        let mut bytes = Vec::new();
+        let mut one_peak: f64 = 0.0;
+        for i in 0..ONE_CHANGE_SAMPLES {
+            // Warm samples cycle through 32 decks, which stay loaded.
+            let k = if cold { (i * 37) % DECKS } else { (i * 7) % 32 };
+            study_one_card(
+                &mut edit_docs,
+                &mut dev_a,
+                k,
+                i + if cold { 20_000 } else { 10_000 },
+            );
+            if cold {
+                server.unload_all();
+            }
+            let base = mark();
+            let (spent, report) = timed_sync(5 + i as u64, &mut a, &mut dev_a, &mut server);
+            one_peak = one_peak.max(peak_mb(base));
+            cpu.push(spent);
+            rounds.push(report.0);
+            bytes.push(report.1);
+        }
+        rounds.sort();
+        bytes.sort();
+        cpu.sort();
+        println!(
+            "one-change sync, {} ({ONE_CHANGE_SAMPLES} samples): server CPU median {:.3} ms (p90 {:.3} ms), {} round trips, {} bytes on the wire (median), peak +{:.2} MB",
+            if cold { "cold document" } else { "warm document" },
+            ms(cpu[cpu.len() / 2]),
+            ms(cpu[cpu.len() * 9 / 10]),
+            rounds[rounds.len() / 2],
+            bytes[bytes.len() / 2],
+            one_peak
+        );
+    }
 
     // Reconnect with nothing new.
     let t = Instant::now();
@@ -261,6 +256,13 @@ fn main() {
         full.bytes_up as f64 / 1e3,
         peak_mb(base)
     );
+    let loaded = server.loaded_count();
+    let live = LIVE.load(Ordering::Relaxed);
+    server.unload_all();
+    println!(
+        "server resident documents after that: {loaded} (cap {MAX_LOADED_DOCS}), {:.1} MB",
+        live.saturating_sub(LIVE.load(Ordering::Relaxed)) as f64 / 1e6
+    );
     let again = sync_until_quiet(3_000, &mut b, &mut dev_b, &mut server).expect("again");
     println!(
         "fresh device's next reconnect: {} round trip(s), {} bytes",
@@ -270,6 +272,28 @@ fn main() {
     drop(server);
     let _ = std::fs::remove_file(&dir);
     println!("bench total {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// One review of one card in deck `k`, committed on device A.
+fn study_one_card(
+    edit_docs: &mut [(DocumentId, AutoCommit)],
+    dev_a: &mut Docs,
+    k: usize,
+    r: usize,
+) {
+    let (id, d) = &mut edit_docs[k];
+    let get = |d: &AutoCommit, obj: &automerge::ObjId, key: String| match automerge::ReadDoc::get(
+        d, obj, key,
+    ) {
+        Ok(Some((_, o))) => o,
+        _ => panic!("deck {k} lacks an object"),
+    };
+    let progress = get(d, &ROOT, "progress".into());
+    let card = get(d, &progress, format!("card-{k}-{}", r % CARDS_PER_DECK));
+    let reviews = get(d, &card, "reviews".into());
+    review(d, &card, &reviews, r);
+    d.commit();
+    dev_a.insert(*id, d.document().clone());
 }
 
 /// [`sync_until_quiet`] with the server's time measured apart: returns
