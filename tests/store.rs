@@ -110,8 +110,8 @@ fn restart_reloads_from_sqlite_and_changes_since_lists_only_changed() {
     let _ = std::fs::remove_file(&dir);
 }
 
-fn chunk_stats(server: &UserStore<Sqlite>, sql: &Sqlite) -> (i64, i64) {
-    let _ = server;
+/// (number of chunk rows, total chunk bytes).
+fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
     let r = sql
         .query(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM chunks",
@@ -164,10 +164,6 @@ fn deltas_are_small_and_compaction_bounds_chunks() {
     let mut server = UserStore::open(sql, 8).unwrap();
     assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(149));
-}
-
-fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
-    chunk_stats(&store(), sql)
 }
 
 fn sync_msg(data: Vec<u8>, doc: DocumentId) -> RepoMessage {
@@ -307,4 +303,32 @@ fn request_for_unknown_document_is_unavailable_and_changes_are_pushed_to_live_pe
         b.handle_message(&mut db, m).unwrap();
     }
     assert_eq!(get(&db[&id(1)], "x"), Some(2));
+}
+
+#[test]
+fn device_refuses_hostile_server_bytes_and_recovers() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let before = docs[&id(1)].get_heads();
+    // A Bloom filter with bits_per_entry = 0 from a "server".
+    let bad = RepoMessage::Sync(DocMessage {
+        sender_id: peer("myflashplay-server"),
+        target_id: peer("a"),
+        document_id: id(1),
+        data: vec![0x42, 0, 0, 1, 0, 3, 1, 0, 7, 0],
+    });
+    let err = a.handle_message(&mut docs, bad).unwrap_err();
+    assert!(
+        matches!(err, myflashplay_client::sync::ClientError::Check(..)),
+        "{err}"
+    );
+    assert_eq!(docs[&id(1)].get_heads(), before);
+    // The document's state was reset: the next round syncs it afresh and
+    // still converges.
+    edit(&mut docs, 1, "y", 2);
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
 }

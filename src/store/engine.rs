@@ -30,6 +30,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Compact when a document has this many chunks.
 pub const MAX_CHUNKS: u64 = 64;
 
+/// Documents kept in memory at once. Everything in memory is also stored
+/// after each message, so evicting the least recently used costs only a
+/// reload; it keeps a user with hundreds of decks far from the Durable
+/// Object's 128 MB.
+pub const MAX_LOADED_DOCS: usize = 128;
+
 /// A document in memory with what is known of its stored form.
 struct Loaded {
     doc: Automerge,
@@ -38,6 +44,8 @@ struct Loaded {
     snapshot_bytes: u64,
     incremental_bytes: u64,
     chunk_count: u64,
+    /// Tick of the last use, for eviction.
+    last_used: u64,
 }
 
 /// One user's store.
@@ -47,7 +55,11 @@ pub struct UserStore<S: Sql> {
     seq: u64,
     docs: BTreeMap<DocumentId, Loaded>,
     states: BTreeMap<(PeerId, DocumentId), State>,
+    /// The sync-state hint last stored per (peer, doc): unchanged hints are
+    /// not rewritten, so a message that changes nothing writes nothing.
+    hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
     live_peers: BTreeSet<PeerId>,
+    tick: u64,
 }
 
 fn int(v: u64) -> SqlValue {
@@ -98,7 +110,9 @@ impl<S: Sql> UserStore<S> {
             seq,
             docs: BTreeMap::new(),
             states: BTreeMap::new(),
+            hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
+            tick: 0,
         })
     }
 
@@ -154,6 +168,7 @@ impl<S: Sql> UserStore<S> {
             RepoMessage::Leave { .. } => {
                 self.live_peers.remove(peer);
                 self.states.retain(|(p, _), _| p != peer);
+                self.hints.retain(|(p, _), _| p != peer);
                 Ok(vec![])
             }
             RepoMessage::ChangesSince { since, .. } => Ok(vec![RepoMessage::Changes {
@@ -238,6 +253,12 @@ impl<S: Sql> UserStore<S> {
         self.docs.clear();
     }
 
+    /// Loads document `id` from storage now rather than on its first
+    /// message (warm-up, and to measure cold loads); false if not stored.
+    pub fn preload(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
+        self.load(id)
+    }
+
     fn document_ids(&self) -> Result<Vec<DocumentId>, StoreError> {
         Ok(self
             .sql
@@ -249,7 +270,9 @@ impl<S: Sql> UserStore<S> {
 
     /// Loads `id` into memory if stored; false when it does not exist.
     fn load(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
-        if self.docs.contains_key(id) {
+        self.tick += 1;
+        if let Some(l) = self.docs.get_mut(id) {
+            l.last_used = self.tick;
             return Ok(true);
         }
         let rows = self.sql.query(
@@ -261,6 +284,7 @@ impl<S: Sql> UserStore<S> {
         };
         let bytes = chunks::read_all(&self.sql, id)?;
         let doc = Automerge::load(&bytes).map_err(|_| StoreError::Corrupt(*id))?;
+        self.make_room();
         self.docs.insert(
             *id,
             Loaded {
@@ -269,9 +293,30 @@ impl<S: Sql> UserStore<S> {
                 snapshot_bytes: uint(row.first()),
                 incremental_bytes: uint(row.get(1)),
                 chunk_count: uint(row.get(2)),
+                last_used: self.tick,
             },
         );
         Ok(true)
+    }
+
+    /// Evicts least recently used documents until one more fits.
+    fn make_room(&mut self) {
+        while self.docs.len() >= MAX_LOADED_DOCS {
+            let Some(oldest) = self
+                .docs
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(id, _)| *id)
+            else {
+                return;
+            };
+            self.docs.remove(&oldest);
+        }
+    }
+
+    /// Documents currently in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.docs.len()
     }
 
     fn state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<&mut State, StoreError> {
@@ -295,6 +340,7 @@ impl<S: Sql> UserStore<S> {
     /// Forgets the sync state of (peer, doc): the next message starts over.
     fn reset_state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
         self.states.remove(&(peer.clone(), *id));
+        self.hints.remove(&(peer.clone(), *id));
         self.sql.exec(
             "DELETE FROM sync_states WHERE peer_id = ? AND document_id = ?",
             &[peer.as_str().into(), id.to_string().into()],
@@ -346,6 +392,7 @@ impl<S: Sql> UserStore<S> {
                     document_id: id,
                 }]);
             }
+            self.make_room();
             self.docs.insert(
                 id,
                 Loaded {
@@ -354,20 +401,26 @@ impl<S: Sql> UserStore<S> {
                     snapshot_bytes: 0,
                     incremental_bytes: 0,
                     chunk_count: 0,
+                    last_used: self.tick,
                 },
             );
         }
         // The crash marker: if applying this message kills the instance,
-        // the next `open` finds it and refuses the message for good.
-        self.sql.exec(
-            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
-            &[
-                peer.as_str().into(),
-                id.to_string().into(),
-                hash.as_slice().into(),
-                int(now),
-            ],
-        )?;
+        // the next `open` finds it and refuses the message for good. Only
+        // changes can crash Automerge past the check (bloom, heads and
+        // need are fully checked), so messages without them skip it.
+        let marked = summary.chunks > 0;
+        if marked {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+                &[
+                    peer.as_str().into(),
+                    id.to_string().into(),
+                    hash.as_slice().into(),
+                    int(now),
+                ],
+            )?;
+        }
         let mut state = std::mem::take(self.state(peer, &id)?);
         let Some(loaded) = self.docs.get_mut(&id) else {
             return Err(StoreError::Corrupt(id));
@@ -383,7 +436,12 @@ impl<S: Sql> UserStore<S> {
         }
         let changed = loaded.doc.get_heads() != before;
         let hint = state.encode();
-        self.states.insert((peer.clone(), id), state);
+        let key = (peer.clone(), id);
+        self.states.insert(key.clone(), state);
+        let hint_changed = self.hints.get(&key) != Some(&hint);
+        if !changed && !hint_changed && !marked {
+            return Ok(self.generate(peer, &id).into_iter().collect());
+        }
         let result = self.sql.transaction(|sql| {
             if changed {
                 // Only the document write: seq is committed to memory below.
@@ -393,22 +451,28 @@ impl<S: Sql> UserStore<S> {
                     &[int(self.seq + 1)],
                 )?;
             }
-            sql.exec(
-                "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
-                &[peer.as_str().into(), id.to_string().into(), hint.into()],
-            )?;
-            sql.exec(
-                "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
-                &[peer.as_str().into(), id.to_string().into()],
-            )?;
+            if hint_changed {
+                sql.exec(
+                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
+                    &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
+                )?;
+            }
+            if marked {
+                sql.exec(
+                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
+                    &[peer.as_str().into(), id.to_string().into()],
+                )?;
+            }
             Ok::<_, StoreError>(())
         });
         if let Err(e) = result {
             // Memory is ahead of storage: drop it so that it reloads.
             self.docs.remove(&id);
-            self.states.remove(&(peer.clone(), id));
+            self.states.remove(&key);
+            self.hints.remove(&key);
             return Err(e);
         }
+        self.hints.insert(key, hint);
         if changed {
             self.seq += 1;
         }

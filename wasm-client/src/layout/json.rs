@@ -260,4 +260,39 @@ mod tests {
         assert_eq!(m["y"], 1);
         assert!(m["shared"] == "x" || m["shared"] == "y");
     }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e9..1e9f64).prop_map(Value::from),
+            "[a-z🐙é]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-d]{1,3}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Writing any JSON value, then any other over it, reads back the
+        /// last one exactly (numbers keep their integer or float form).
+        #[test]
+        fn reconcile_then_read_is_the_identity(a in arb_json(), b in arb_json()) {
+            let mut doc = Automerge::new();
+            for v in [&a, &b] {
+                let mut tx = doc.transaction();
+                reconcile_prop(&mut tx, &ROOT, "v", v, true).unwrap();
+                tx.commit();
+                let back = read_prop(&doc, &ROOT, "v").unwrap();
+                proptest::prop_assert_eq!(back.as_ref(), Some(v));
+            }
+        }
+    }
 }
