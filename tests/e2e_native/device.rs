@@ -127,7 +127,9 @@ impl Device {
         loop {
             match ws.read() {
                 Ok(Message::Binary(b)) => {
-                    return Some(RepoMessage::decode(&b).expect("server sends valid messages"))
+                    return Some(
+                        RepoMessage::decode_from_server(&b).expect("server sends valid messages"),
+                    )
                 }
                 Ok(Message::Close(frame)) => panic!("{}: server closed: {frame:?}", self.name),
                 Ok(_) => {}
@@ -241,7 +243,7 @@ impl Device {
             }
             stats.bytes_down += answer.len();
             stats.round_trips += 1;
-            for m in RepoMessage::decode_batch(&answer).expect("valid batch") {
+            for m in RepoMessage::decode_batch_from_server(&answer).expect("valid batch") {
                 self.client
                     .handle_message(self.replica.docs_mut(), m)
                     .expect("server message applies");
