@@ -332,3 +332,56 @@ fn device_refuses_hostile_server_bytes_and_recovers() {
     sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
 }
+
+/// A well-formed change (valid checksum, decodable ops) that claims
+/// `seq = 2` for an actor the document has never seen.
+fn forged_change() -> automerge::Change {
+    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![7u8; 16]));
+    d.put(ROOT, "forged", 1).unwrap();
+    d.commit();
+    let mut expanded = d.get_changes(&[])[0].decode();
+    expanded.seq = 2;
+    automerge::Change::from(expanded)
+}
+
+#[test]
+fn changes_naming_unknown_actors_are_refused_before_automerge() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let forged = forged_change();
+    let data = Message {
+        heads: vec![forged.hash()],
+        need: vec![],
+        have: vec![],
+        changes: vec![forged.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode();
+    // It passes the stateless check...
+    myflashplay_client::sync::check_sync_message(
+        &data,
+        &myflashplay_client::sync::Limits::FROM_DEVICE,
+    )
+    .unwrap();
+    // ...and Automerge itself does not survive it.
+    let doc = docs[&id(1)].clone();
+    let raw = Message::decode(&data).unwrap();
+    let crashed = std::panic::catch_unwind(move || {
+        use automerge::sync::SyncDoc;
+        let mut doc = doc;
+        let _ = doc.receive_sync_message(&mut automerge::sync::State::new(), raw);
+    });
+    assert!(crashed.is_err(), "Automerge 0.12 panics on this change");
+    // The store refuses it and keeps working.
+    let err = server
+        .handle_message(2, &peer("a"), sync_msg(data, id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
+    edit(&mut docs, 1, "y", 2);
+    sync_until_quiet(3, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
+}
