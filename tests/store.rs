@@ -385,3 +385,45 @@ fn changes_naming_unknown_actors_are_refused_before_automerge() {
     sync_until_quiet(3, &mut a, &mut docs, &mut server).unwrap();
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
 }
+
+#[test]
+fn changes_waiting_for_a_missing_dependency_are_not_refused() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    // A new actor's first three changes; the first is withheld (as after a
+    // Bloom filter false positive), so the others only queue.
+    let mut d = AutoCommit::load(&docs[&id(1)].save())
+        .unwrap()
+        .with_actor(automerge::ActorId::from(vec![9u8; 16]));
+    let base = d.get_heads();
+    for i in 0..3 {
+        d.put(ROOT, "n", i).unwrap();
+        d.commit();
+    }
+    let new: Vec<Vec<u8>> = d
+        .get_changes(&base)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let msg = |changes: Vec<Vec<u8>>| {
+        Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: changes.into(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode()
+    };
+    server
+        .handle_message(2, &peer("a"), sync_msg(msg(new[1..].to_vec()), id(1)))
+        .unwrap();
+    server
+        .handle_message(3, &peer("a"), sync_msg(msg(new[..1].to_vec()), id(1)))
+        .unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(2));
+}

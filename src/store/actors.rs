@@ -15,7 +15,7 @@
 //! on the next round.
 
 use automerge::{ActorId, Automerge, Change, ChangeHash};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DOCUMENT: u8 = 0;
@@ -111,15 +111,46 @@ pub(crate) fn check_changes<'a>(
         .filter(|c| c.seq() == 1)
         .map(Change::actor_id)
         .collect();
-    let carried: BTreeSet<ChangeHash> = changes.iter().map(Change::hash).collect();
+    // Changes that Automerge will apply now: every dependency is in the
+    // document or is a carried change that applies now. Kahn's algorithm
+    // over the carried changes (their order in a message is not trusted).
+    let index: BTreeMap<ChangeHash, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let mut waiting = vec![0usize; changes.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); changes.len()];
+    let mut blocked = vec![false; changes.len()];
+    for (i, c) in changes.iter().enumerate() {
+        for d in c.deps() {
+            match index.get(d) {
+                Some(&j) => {
+                    waiting[i] += 1;
+                    dependents[j].push(i);
+                }
+                None if doc.get_change_meta_by_hash(d).is_none() => blocked[i] = true,
+                None => {}
+            }
+        }
+    }
+    let mut stack: Vec<usize> = (0..changes.len())
+        .filter(|&i| waiting[i] == 0 && !blocked[i])
+        .collect();
+    let mut ready = vec![false; changes.len()];
+    while let Some(i) = stack.pop() {
+        ready[i] = true;
+        for &k in &dependents[i] {
+            waiting[k] -= 1;
+            if waiting[k] == 0 && !blocked[k] {
+                stack.push(k);
+            }
+        }
+    }
     let allowed = |a: &ActorId| known.contains(a) || introduced.contains(a);
     let mut added = BTreeSet::new();
-    for c in &changes {
-        let applies_now = c
-            .deps()
-            .iter()
-            .all(|d| carried.contains(d) || doc.get_change_meta_by_hash(d).is_some());
-        if applies_now && !c.actors().all(allowed) {
+    for (i, c) in changes.iter().enumerate() {
+        if ready[i] && !c.actors().all(allowed) {
             return Err(());
         }
         added.extend(c.actors().filter(|a| !known.contains(*a)).cloned());
