@@ -427,3 +427,86 @@ fn changes_waiting_for_a_missing_dependency_are_not_refused() {
         .unwrap();
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(2));
 }
+
+#[test]
+fn documents_over_one_mib_are_split_into_parts_and_reload() {
+    let dir = std::env::temp_dir().join(format!("mfp-parts-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    let mut d = AutoCommit::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..4 {
+        // 700 KB of incompressible bytes per change, each synced alone so
+        // that every message stays under the 1 MiB limit.
+        let blob: Vec<u8> = (0..700_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        d.put(
+            ROOT,
+            format!("blob{i}"),
+            automerge::ScalarValue::Bytes(blob),
+        )
+        .unwrap();
+        d.commit();
+        docs.insert(id(1), d.document().clone());
+        sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    }
+    server.force_compact(3).unwrap();
+    let sql = server.into_sql();
+    let parts = sql
+        .query(
+            "SELECT part, LENGTH(bytes) FROM chunks WHERE kind = 'snapshot' ORDER BY part",
+            &[],
+        )
+        .unwrap();
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    assert!(parts
+        .iter()
+        .all(|r| r[1].as_i64().unwrap() <= myflashplay_sync::store::PART_BYTES as i64));
+    drop(sql);
+    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 4).unwrap();
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
+    let _ = std::fs::remove_file(&dir);
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_to_other_live_peers_and_not_stored() {
+    let mut server = store();
+    for p in ["a", "b", "c"] {
+        let c = SyncClient::new(peer(p));
+        server.handle_message(1, &peer(p), c.join()).unwrap();
+    }
+    server
+        .handle_message(
+            1,
+            &peer("c"),
+            RepoMessage::Leave {
+                sender_id: peer("c"),
+            },
+        )
+        .unwrap();
+    let out = server
+        .handle_message(
+            2,
+            &peer("a"),
+            RepoMessage::Ephemeral {
+                sender_id: peer("a"),
+                target_id: peer("myflashplay-server"),
+                document_id: id(1),
+                session_id: "s".into(),
+                count: 1,
+                data: vec![1, 2, 3],
+            },
+        )
+        .unwrap();
+    let targets: Vec<_> = out.iter().filter_map(|m| m.target_id().cloned()).collect();
+    assert_eq!(targets, vec![peer("b")]);
+    assert!(server.changes_since(0).unwrap().documents.is_empty());
+}
