@@ -80,8 +80,13 @@ fn reconnect_with_nothing_new_is_one_small_round_trip() {
     // One change: only that document is synced.
     edit(&mut docs, 7, "k", 700);
     let one = sync_until_quiet(4, &mut a, &mut docs, &mut server).unwrap();
-    assert!(one.messages_up <= 4, "{one:?}");
+    assert_eq!(one.round_trips, 1, "{one:?}");
+    assert_eq!(one.messages_up, 2, "the change and the manifest question");
     assert_eq!(get(&server.export_docs().unwrap()[&id(7)], "k"), Some(700));
+    // The manifest answered after the push: the next reconnect is empty.
+    let after = sync_until_quiet(5, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(after.round_trips, 1);
+    assert!(after.bytes_up + after.bytes_down < 200, "{after:?}");
 }
 
 #[test]

@@ -57,8 +57,8 @@ pub fn sync_until_quiet<S: Sql>(
     server: &mut UserStore<S>,
 ) -> Result<SyncReport, DriverError> {
     let mut report = SyncReport::default();
-    let mut up = vec![client.start()];
-    up.extend(client.poll_messages(docs));
+    let mut up = client.poll_messages(docs);
+    up.push(client.start());
     while !up.is_empty() {
         if report.round_trips == MAX_ROUND_TRIPS {
             return Err(DriverError::NoQuiescence(MAX_ROUND_TRIPS));
