@@ -6,6 +6,7 @@
 //! as an argument. The Durable Object shell adapts it; native tests run it
 //! on [`sqlite::Sqlite`].
 
+mod actors;
 mod chunks;
 pub mod driver;
 mod engine;

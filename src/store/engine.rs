@@ -13,12 +13,13 @@
 //! stored, never the client's raw bytes; every sync message passes
 //! [`check_sync_message`] before Automerge sees it.
 
+use super::actors;
 use super::chunks::{self, INCREMENTAL, SNAPSHOT};
 use super::error::StoreError;
 use super::schema;
 use super::sql::{Sql, SqlError, SqlValue};
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::{Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash};
 use myflashplay_client::sync::{
     check_sync_message, DocMessage, Limits, Manifest, ManifestEntry, PeerId, RepoMessage,
     PROTOCOL_VERSION, SERVER_PEER_ID,
@@ -46,6 +47,8 @@ struct Loaded {
     chunk_count: u64,
     /// Tick of the last use, for eviction.
     last_used: u64,
+    /// Actors of its changes (see [`super::actors`]).
+    actors: BTreeSet<ActorId>,
 }
 
 /// One user's store.
@@ -294,6 +297,7 @@ impl<S: Sql> UserStore<S> {
                 incremental_bytes: uint(row.get(1)),
                 chunk_count: uint(row.get(2)),
                 last_used: self.tick,
+                actors: actors::known_actors(&bytes),
             },
         );
         Ok(true)
@@ -402,9 +406,17 @@ impl<S: Sql> UserStore<S> {
                     incremental_bytes: 0,
                     chunk_count: 0,
                     last_used: self.tick,
+                    actors: BTreeSet::new(),
                 },
             );
         }
+        let new_actors = match self.docs.get(&id) {
+            Some(l) => match actors::check_changes(&l.actors, &l.doc, message.changes.iter()) {
+                Ok(a) => a,
+                Err(()) => return self.reject(peer, &id, StoreError::UnknownActor(id)),
+            },
+            None => return Err(StoreError::Corrupt(id)),
+        };
         // The crash marker: if applying this message kills the instance,
         // the next `open` finds it and refuses the message for good. Only
         // changes can crash Automerge past the check (bloom, heads and
@@ -434,6 +446,7 @@ impl<S: Sql> UserStore<S> {
             self.clear_marker(peer, &id)?;
             return self.reject(peer, &id, StoreError::Apply(id));
         }
+        loaded.actors.extend(new_actors);
         let changed = loaded.doc.get_heads() != before;
         let hint = state.encode();
         let key = (peer.clone(), id);

@@ -306,8 +306,8 @@ fn timed_sync(
 ) -> (Duration, (usize, usize)) {
     let mut spent = Duration::ZERO;
     let (mut rounds, mut bytes) = (0, 0);
-    let mut up = vec![client.start()];
-    up.extend(client.poll_messages(docs));
+    let mut up = client.poll_messages(docs);
+    up.push(client.start());
     while !up.is_empty() {
         rounds += 1;
         let mut down = Vec::new();

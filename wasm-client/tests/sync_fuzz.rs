@@ -138,9 +138,9 @@ proptest! {
     /// header claims `seq > 1` for an actor the document does not know
     /// decodes cleanly (`Change::try_from` accepts it) yet panics Automerge
     /// 0.12 when applied (`InvalidActorIndex`, op_set2/change/batch.rs).
-    /// Catching it needs the document's actor/seq table, which Automerge
-    /// does not expose; the store's crash marker refuses such a message on
-    /// its second arrival instead.
+    /// Catching it needs the document's actors: the store does that
+    /// (`src/store/actors.rs`, tested in tests/store.rs); its own property
+    /// test (tests/store_fuzz.rs) shows what panics remain after that.
     #[test]
     #[ignore = "finds a known Automerge 0.12 panic past the check; see doc comment"]
     fn checksum_fixed_mutations_never_panic_after_check(
