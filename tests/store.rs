@@ -6,7 +6,7 @@ use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Sql, SqlValue, StoreError, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, Sql, StoreError, UserStore};
 
 fn peer(s: &str) -> PeerId {
     PeerId::new(s).unwrap()
@@ -238,17 +238,18 @@ fn a_message_that_crashed_the_store_is_refused_after_restart() {
         version: MessageVersion::V1,
     }
     .encode();
-    // Simulate a crash mid-apply: the marker is written, never cleared.
+    // Simulate a crash mid-apply: the shell pre-marks the message (and
+    // makes that durable), then the instance dies before the marker clears.
     let sql = Sqlite::in_memory().unwrap();
     let server = UserStore::open(sql, 1).unwrap();
+    assert!(server
+        .pre_mark(1, &peer("a"), &sync_msg(data.clone(), id(1)))
+        .unwrap());
+    // Messages without changes, or from another sender, are not marked.
+    assert!(!server
+        .pre_mark(1, &peer("b"), &sync_msg(data.clone(), id(1)))
+        .unwrap());
     let sql = server.into_sql();
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(&data).to_vec();
-    sql.exec(
-        "INSERT INTO in_flight (peer_id, document_id, hash, started_at) VALUES ('a', ?, ?, 1)",
-        &[id(1).to_string().into(), SqlValue::Blob(hash)],
-    )
-    .unwrap();
     let mut server = UserStore::open(sql, 2).unwrap();
     let err = server
         .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))

@@ -204,6 +204,33 @@ impl<S: Sql> UserStore<S> {
         }
     }
 
+    /// Writes the crash marker of a message carrying changes *before* it
+    /// is handled, so the caller can make the write durable first (a
+    /// Durable Object awaits `storage.sync()`): an abort while applying then
+    /// cannot lose the marker. [`UserStore::handle_message`] marks again
+    /// (idempotently) and clears it. Returns whether anything was marked.
+    pub fn pre_mark(&self, now: u64, peer: &PeerId, msg: &RepoMessage) -> Result<bool, StoreError> {
+        let (RepoMessage::Sync(m) | RepoMessage::Request(m)) = msg else {
+            return Ok(false);
+        };
+        let carries_changes = check_sync_message(&m.data, &Limits::FROM_DEVICE)
+            .is_ok_and(|summary| summary.chunks > 0);
+        if !carries_changes || msg.sender_id() != Some(peer) {
+            return Ok(false);
+        }
+        let hash: [u8; 32] = Sha256::digest(&m.data).into();
+        self.sql.exec(
+            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+            &[
+                peer.as_str().into(),
+                m.document_id.to_string().into(),
+                hash.as_slice().into(),
+                int(now),
+            ],
+        )?;
+        Ok(true)
+    }
+
     /// Documents changed after `since`, in `seq` order.
     pub fn changes_since(&self, since: u64) -> Result<Manifest, StoreError> {
         let rows = self.sql.query(

@@ -168,8 +168,29 @@ impl UserStore {
         Ok(builder.with_websocket(pair.client).empty())
     }
 
+    /// Makes the crash markers written by [`Engine::pre_mark`] durable
+    /// before the messages are applied.
+    async fn pre_mark(
+        &self,
+        now_ms: u64,
+        peer: &PeerId,
+        msgs: &[RepoMessage],
+    ) -> Result<(), ApiError> {
+        let marked = self.with_engine(|e| {
+            let mut any = false;
+            for m in msgs {
+                any |= e.pre_mark(now_ms, peer, m).map_err(store_error)?;
+            }
+            Ok(any)
+        })?;
+        if marked {
+            self.state.storage().sync().await.map_err(http::internal)?;
+        }
+        Ok(())
+    }
+
     /// One frame from a device.
-    pub(crate) fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
+    pub(crate) async fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
         let reject = |code: u16, why: &str| {
             let err = RepoMessage::Error {
                 sender_id: None,
@@ -207,6 +228,12 @@ impl UserStore {
             },
         };
         let joining = att.peer.is_none();
+        if let Err(e) = self
+            .pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
+            .await
+        {
+            return reject(1011, &e.message);
+        }
         match self.with_engine(|e| e.handle_message(now_ms, &peer, msg).map_err(store_error)) {
             Ok(replies) => {
                 if joining {
@@ -265,6 +292,7 @@ impl UserStore {
             return cbor(RepoMessage::encode_batch(&[]));
         };
         let now_ms = random::now_ms();
+        self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
         let outcome = self.with_engine(|e| {
