@@ -65,20 +65,31 @@ fn read_value<D: ReadDoc>(doc: &D, v: &AmValue<'_>, id: &ObjId) -> Result<Value,
 pub fn read_obj<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType) -> Result<Value, AutomergeError> {
     match t {
         ObjType::Map | ObjType::Table => {
+            // One pass over the map; only conflicting maps need the slower
+            // merge of every candidate that `read_prop` does.
             let mut out = Map::new();
-            for key in doc.keys(obj) {
-                if let Some(v) = read_prop(doc, obj, &key)? {
-                    out.insert(key, v);
+            for item in doc.map_range(obj, ..) {
+                let key = item.key.to_string();
+                if item.conflict && matches!(item.value, automerge::ValueRef::Object(ObjType::Map))
+                {
+                    if let Some(v) = read_prop(doc, obj, &key)? {
+                        out.insert(key, v);
+                    }
+                    continue;
                 }
+                let id = item.id();
+                let v: AmValue<'static> = item.value.into();
+                out.insert(key, read_value(doc, &v, &id)?);
             }
             Ok(Value::Object(out))
         }
         ObjType::List => {
-            let mut out = Vec::with_capacity(doc.length(obj));
-            for i in 0..doc.length(obj) {
-                if let Some((v, id)) = doc.get(obj, i)? {
-                    out.push(read_value(doc, &v, &id)?);
-                }
+            // One pass over the list: reading by index costs a seek each.
+            let mut out = Vec::new();
+            for item in doc.list_range(obj, ..) {
+                let id = item.id();
+                let v: AmValue<'static> = item.value.into();
+                out.push(read_value(doc, &v, &id)?);
             }
             Ok(Value::Array(out))
         }
