@@ -266,8 +266,15 @@ impl<S: Sql> UserStore<S> {
 
     /// Every stored document, loaded (for export and tests).
     pub fn export_docs(&mut self) -> Result<Docs, StoreError> {
+        let ids = self.document_ids()?;
+        self.export_some(&ids)
+    }
+
+    /// The named documents that are stored (e.g. only the root, for the
+    /// views that read nothing else), loaded.
+    pub fn export_some(&mut self, ids: &[DocumentId]) -> Result<Docs, StoreError> {
         let mut out = Docs::new();
-        for id in self.document_ids()? {
+        for id in ids.iter().copied() {
             if self.load(&id)? {
                 if let Some(l) = self.docs.get(&id) {
                     out.insert(id, l.doc.clone());

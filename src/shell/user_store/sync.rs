@@ -321,15 +321,27 @@ impl UserStore {
         http::json(200, &manifest)
     }
 
-    fn replica(&self, user_id: &str) -> Result<Replica, ApiError> {
-        let docs = self.with_engine(|e| e.export_docs().map_err(store_error))?;
+    /// The user's documents as a replica: all of them, or (`root_only`)
+    /// just the root, which is all the preference-like views read.
+    fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
+        let docs = self.with_engine(|e| {
+            if root_only {
+                e.export_some(&[myflashplay_client::layout::root_id(user_id)])
+            } else {
+                e.export_docs()
+            }
+            .map_err(store_error)
+        })?;
         let actor: [u8; 16] = random::bytes()?;
         Replica::from_docs(user_id, &actor, docs).map_err(replica_error)
     }
 
     /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
     pub(crate) fn export(&self, user_id: &str, email: &str) -> Answer {
-        let mut data = self.replica(user_id)?.export().map_err(replica_error)?;
+        let mut data = self
+            .replica(user_id, false)?
+            .export()
+            .map_err(replica_error)?;
         if let Some(obj) = data.as_object_mut() {
             obj.insert("user_id".into(), user_id.into());
             obj.insert("email".into(), email.into());
@@ -349,7 +361,7 @@ impl UserStore {
         if let Some(body) = &call.body {
             self.write_view(user_id, one, body)?;
         }
-        let replica = self.replica(user_id)?;
+        let replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let answer = match one {
             Some(v) => views::get(&replica, v),
             None => views::get_full(&replica),
@@ -384,7 +396,7 @@ impl UserStore {
                 }
             }
         }
-        let mut replica = self.replica(user_id)?;
+        let mut replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let before: std::collections::BTreeMap<_, _> = replica
             .docs()
             .iter()
