@@ -166,6 +166,17 @@ fn main() {
     let t = Instant::now();
     let (status, _) = api::json_call(
         "GET",
+        &format!("{}/sync/preferences", w.url),
+        Some(&laptop.tokens.access_token),
+        None,
+    );
+    println!(
+        "GET /sync/preferences (root document only): {status} in {:.1} ms",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let (status, _) = api::json_call(
+        "GET",
         &format!("{}/user/export", w.url),
         Some(&laptop.tokens.access_token),
         None,
