@@ -14,4 +14,10 @@ if [ -f "$out" ] && [ -z "$(find src wasm-client/src Cargo.toml Cargo.lock wasm-
 fi
 echo "[build-worker] building the Worker (release)" >&2
 worker-build --release
+# worker-build keeps the wasm name section (~0.45 MB of function names);
+# drop it. Panics still report their message. Same feature set as
+# worker-build's own pass, so no newer encodings reach workerd.
+wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \
+  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 touch "$out"

@@ -72,6 +72,11 @@ impl View {
         })
     }
 
+    /// True for the views held entirely in the root document.
+    pub fn root_only(self) -> bool {
+        matches!(self, Self::Achievements | Self::Starred | Self::Preferences)
+    }
+
     /// The key of the view in `/sync/full` and in the export.
     pub fn key(self) -> &'static str {
         match self {

@@ -82,13 +82,19 @@ fn unknown_ops_and_steps_fail_clearly() {
 /// One random action of the property test.
 #[derive(Debug, Clone)]
 enum Action {
-    Edit { device: usize, kind: u8, n: u8 },
+    Edit {
+        device: usize,
+        kind: u8,
+        n: u8,
+    },
     Sync(usize),
     SyncAll,
     Toggle(usize),
     RestartServer,
     RestartDevice(usize),
     Compact,
+    /// A fourth device logs in with empty storage (once).
+    Join,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -100,6 +106,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::RestartServer),
         1 => (0..3usize).prop_map(Action::RestartDevice),
         1 => Just(Action::Compact),
+        1 => Just(Action::Join),
     ]
 }
 
@@ -151,6 +158,7 @@ fn step_of(a: &Action, counter: usize) -> Value {
         Action::RestartServer => json!({"restart": "server"}),
         Action::RestartDevice(d) => json!({"restart": DEVICES[*d]}),
         Action::Compact => json!({"compact": "server"}),
+        Action::Join => json!({"new_device": "late"}),
     }
 }
 
@@ -162,6 +170,7 @@ proptest! {
         let names: Vec<String> = DEVICES.iter().map(|s| s.to_string()).collect();
         let mut world = World::new(&names).unwrap();
         let mut offline = [false; 3];
+        let mut joined = false;
         for (i, a) in actions.iter().enumerate() {
             let mut step = step_of(a, i);
             if let Action::Toggle(d) = a {
@@ -169,6 +178,12 @@ proptest! {
                 if !offline[*d] {
                     step = json!({"online": DEVICES[*d]});
                 }
+            }
+            if matches!(a, Action::Join) {
+                if joined {
+                    continue;
+                }
+                joined = true;
             }
             let is_edit = matches!(a, Action::Edit { .. });
             match world.step(&step) {

@@ -329,6 +329,34 @@ fn json_client_edit_merges_with_a_concurrent_device_edit() {
         "0 :: 0\na :: 1\nb :: 2\nc :: 3\n"
     );
 
+    // The same for a view held in the root document alone.
+    let (status, prefs) = api::json_call(
+        "GET",
+        &format!("{}/sync/preferences", w.url),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200, "{prefs}");
+    phone
+        .replica
+        .set_preference("fontSize", &json!("large"))
+        .unwrap();
+    phone.sync_http();
+    let mut mine = prefs["data"].clone();
+    mine["theme"] = json!("dark");
+    let (status, merged) = api::json_call(
+        "POST",
+        &format!("{}/sync/preferences", w.url),
+        Some(&token),
+        Some(&json!({"base_version": prefs["version"], "data": mine})),
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["data"]["theme"], "dark");
+    assert_eq!(
+        merged["data"]["fontSize"], "large",
+        "the device's concurrent change survives"
+    );
+
     // A stale or forged version is refused, not guessed.
     let (status, err) = api::json_call(
         "POST",

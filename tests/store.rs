@@ -6,7 +6,7 @@ use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Sql, SqlValue, StoreError, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, Sql, StoreError, UserStore};
 
 fn peer(s: &str) -> PeerId {
     PeerId::new(s).unwrap()
@@ -80,8 +80,13 @@ fn reconnect_with_nothing_new_is_one_small_round_trip() {
     // One change: only that document is synced.
     edit(&mut docs, 7, "k", 700);
     let one = sync_until_quiet(4, &mut a, &mut docs, &mut server).unwrap();
-    assert!(one.messages_up <= 4, "{one:?}");
+    assert_eq!(one.round_trips, 1, "{one:?}");
+    assert_eq!(one.messages_up, 2, "the change and the manifest question");
     assert_eq!(get(&server.export_docs().unwrap()[&id(7)], "k"), Some(700));
+    // The manifest answered after the push: the next reconnect is empty.
+    let after = sync_until_quiet(5, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(after.round_trips, 1);
+    assert!(after.bytes_up + after.bytes_down < 200, "{after:?}");
 }
 
 #[test]
@@ -110,8 +115,8 @@ fn restart_reloads_from_sqlite_and_changes_since_lists_only_changed() {
     let _ = std::fs::remove_file(&dir);
 }
 
-fn chunk_stats(server: &UserStore<Sqlite>, sql: &Sqlite) -> (i64, i64) {
-    let _ = server;
+/// (number of chunk rows, total chunk bytes).
+fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
     let r = sql
         .query(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM chunks",
@@ -164,10 +169,6 @@ fn deltas_are_small_and_compaction_bounds_chunks() {
     let mut server = UserStore::open(sql, 8).unwrap();
     assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(149));
-}
-
-fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
-    chunk_stats(&store(), sql)
 }
 
 fn sync_msg(data: Vec<u8>, doc: DocumentId) -> RepoMessage {
@@ -237,17 +238,18 @@ fn a_message_that_crashed_the_store_is_refused_after_restart() {
         version: MessageVersion::V1,
     }
     .encode();
-    // Simulate a crash mid-apply: the marker is written, never cleared.
+    // Simulate a crash mid-apply: the shell pre-marks the message (and
+    // makes that durable), then the instance dies before the marker clears.
     let sql = Sqlite::in_memory().unwrap();
     let server = UserStore::open(sql, 1).unwrap();
+    assert!(server
+        .pre_mark(1, &peer("a"), &sync_msg(data.clone(), id(1)))
+        .unwrap());
+    // Messages without changes, or from another sender, are not marked.
+    assert!(!server
+        .pre_mark(1, &peer("b"), &sync_msg(data.clone(), id(1)))
+        .unwrap());
     let sql = server.into_sql();
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(&data).to_vec();
-    sql.exec(
-        "INSERT INTO in_flight (peer_id, document_id, hash, started_at) VALUES ('a', ?, ?, 1)",
-        &[id(1).to_string().into(), SqlValue::Blob(hash)],
-    )
-    .unwrap();
     let mut server = UserStore::open(sql, 2).unwrap();
     let err = server
         .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))
@@ -307,4 +309,210 @@ fn request_for_unknown_document_is_unavailable_and_changes_are_pushed_to_live_pe
         b.handle_message(&mut db, m).unwrap();
     }
     assert_eq!(get(&db[&id(1)], "x"), Some(2));
+}
+
+#[test]
+fn device_refuses_hostile_server_bytes_and_recovers() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let before = docs[&id(1)].get_heads();
+    // A Bloom filter with bits_per_entry = 0 from a "server".
+    let bad = RepoMessage::Sync(DocMessage {
+        sender_id: peer("myflashplay-server"),
+        target_id: peer("a"),
+        document_id: id(1),
+        data: vec![0x42, 0, 0, 1, 0, 3, 1, 0, 7, 0],
+    });
+    let err = a.handle_message(&mut docs, bad).unwrap_err();
+    assert!(
+        matches!(err, myflashplay_client::sync::ClientError::Check(..)),
+        "{err}"
+    );
+    assert_eq!(docs[&id(1)].get_heads(), before);
+    // The document's state was reset: the next round syncs it afresh and
+    // still converges.
+    edit(&mut docs, 1, "y", 2);
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
+}
+
+/// A well-formed change (valid checksum, decodable ops) that claims
+/// `seq = 2` for an actor the document has never seen.
+fn forged_change() -> automerge::Change {
+    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![7u8; 16]));
+    d.put(ROOT, "forged", 1).unwrap();
+    d.commit();
+    let mut expanded = d.get_changes(&[])[0].decode();
+    expanded.seq = 2;
+    automerge::Change::from(expanded)
+}
+
+#[test]
+fn changes_naming_unknown_actors_are_refused_before_automerge() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let forged = forged_change();
+    let data = Message {
+        heads: vec![forged.hash()],
+        need: vec![],
+        have: vec![],
+        changes: vec![forged.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode();
+    // It passes the stateless check...
+    myflashplay_client::sync::check_sync_message(
+        &data,
+        &myflashplay_client::sync::Limits::FROM_DEVICE,
+    )
+    .unwrap();
+    // ...and Automerge itself does not survive it.
+    let doc = docs[&id(1)].clone();
+    let raw = Message::decode(&data).unwrap();
+    let crashed = std::panic::catch_unwind(move || {
+        use automerge::sync::SyncDoc;
+        let mut doc = doc;
+        let _ = doc.receive_sync_message(&mut automerge::sync::State::new(), raw);
+    });
+    assert!(crashed.is_err(), "Automerge 0.12 panics on this change");
+    // The store refuses it and keeps working.
+    let err = server
+        .handle_message(2, &peer("a"), sync_msg(data, id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
+    edit(&mut docs, 1, "y", 2);
+    sync_until_quiet(3, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
+}
+
+#[test]
+fn changes_waiting_for_a_missing_dependency_are_not_refused() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    // A new actor's first three changes; the first is withheld (as after a
+    // Bloom filter false positive), so the others only queue.
+    let mut d = AutoCommit::load(&docs[&id(1)].save())
+        .unwrap()
+        .with_actor(automerge::ActorId::from(vec![9u8; 16]));
+    let base = d.get_heads();
+    for i in 0..3 {
+        d.put(ROOT, "n", i).unwrap();
+        d.commit();
+    }
+    let new: Vec<Vec<u8>> = d
+        .get_changes(&base)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let msg = |changes: Vec<Vec<u8>>| {
+        Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: changes.into(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode()
+    };
+    server
+        .handle_message(2, &peer("a"), sync_msg(msg(new[1..].to_vec()), id(1)))
+        .unwrap();
+    server
+        .handle_message(3, &peer("a"), sync_msg(msg(new[..1].to_vec()), id(1)))
+        .unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(2));
+}
+
+#[test]
+fn documents_over_one_mib_are_split_into_parts_and_reload() {
+    let dir = std::env::temp_dir().join(format!("mfp-parts-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    let mut d = AutoCommit::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..4 {
+        // 700 KB of incompressible bytes per change, each synced alone so
+        // that every message stays under the 1 MiB limit.
+        let blob: Vec<u8> = (0..700_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        d.put(
+            ROOT,
+            format!("blob{i}"),
+            automerge::ScalarValue::Bytes(blob),
+        )
+        .unwrap();
+        d.commit();
+        docs.insert(id(1), d.document().clone());
+        sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    }
+    server.force_compact(3).unwrap();
+    let sql = server.into_sql();
+    let parts = sql
+        .query(
+            "SELECT part, LENGTH(bytes) FROM chunks WHERE kind = 'snapshot' ORDER BY part",
+            &[],
+        )
+        .unwrap();
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    assert!(parts
+        .iter()
+        .all(|r| r[1].as_i64().unwrap() <= myflashplay_sync::store::PART_BYTES as i64));
+    drop(sql);
+    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 4).unwrap();
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
+    let _ = std::fs::remove_file(&dir);
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_to_other_live_peers_and_not_stored() {
+    let mut server = store();
+    for p in ["a", "b", "c"] {
+        let c = SyncClient::new(peer(p));
+        server.handle_message(1, &peer(p), c.join()).unwrap();
+    }
+    server
+        .handle_message(
+            1,
+            &peer("c"),
+            RepoMessage::Leave {
+                sender_id: peer("c"),
+            },
+        )
+        .unwrap();
+    let out = server
+        .handle_message(
+            2,
+            &peer("a"),
+            RepoMessage::Ephemeral {
+                sender_id: peer("a"),
+                target_id: peer("myflashplay-server"),
+                document_id: id(1),
+                session_id: "s".into(),
+                count: 1,
+                data: vec![1, 2, 3],
+            },
+        )
+        .unwrap();
+    let targets: Vec<_> = out.iter().filter_map(|m| m.target_id().cloned()).collect();
+    assert_eq!(targets, vec![peer("b")]);
+    assert!(server.changes_since(0).unwrap().documents.is_empty());
 }

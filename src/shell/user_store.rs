@@ -160,7 +160,7 @@ impl DurableObject for UserStore {
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
         match message {
-            WebSocketIncomingMessage::Binary(bytes) => self.on_frame(&ws, &bytes),
+            WebSocketIncomingMessage::Binary(bytes) => self.on_frame(&ws, &bytes).await,
             WebSocketIncomingMessage::String(_) => sync::reject_text(&ws),
         }
         Ok(())

@@ -69,8 +69,8 @@ pub fn sync_until_quiet_routed<S: Sql>(
     others: &mut dyn FnMut(RepoMessage),
 ) -> Result<SyncReport, DriverError> {
     let mut report = SyncReport::default();
-    let mut up = vec![client.start()];
-    up.extend(client.poll_messages(docs));
+    let mut up = client.poll_messages(docs);
+    up.push(client.start());
     while !up.is_empty() {
         if report.round_trips == MAX_ROUND_TRIPS {
             return Err(DriverError::NoQuiescence(MAX_ROUND_TRIPS));

@@ -13,12 +13,13 @@
 //! stored, never the client's raw bytes; every sync message passes
 //! [`check_sync_message`] before Automerge sees it.
 
+use super::actors;
 use super::chunks::{self, INCREMENTAL, SNAPSHOT};
 use super::error::StoreError;
 use super::schema;
 use super::sql::{Sql, SqlError, SqlValue};
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::{Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash};
 use myflashplay_client::sync::{
     check_sync_message, DocMessage, Limits, Manifest, ManifestEntry, PeerId, RepoMessage,
     PROTOCOL_VERSION, SERVER_PEER_ID,
@@ -30,6 +31,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Compact when a document has this many chunks.
 pub const MAX_CHUNKS: u64 = 64;
 
+/// Documents kept in memory at once. Everything in memory is also stored
+/// after each message, so evicting the least recently used costs only a
+/// reload; it keeps a user with hundreds of decks far from the Durable
+/// Object's 128 MB.
+pub const MAX_LOADED_DOCS: usize = 128;
+
 /// A document in memory with what is known of its stored form.
 struct Loaded {
     doc: Automerge,
@@ -38,6 +45,10 @@ struct Loaded {
     snapshot_bytes: u64,
     incremental_bytes: u64,
     chunk_count: u64,
+    /// Tick of the last use, for eviction.
+    last_used: u64,
+    /// Actors of its changes (see [`super::actors`]).
+    actors: BTreeSet<ActorId>,
 }
 
 /// One user's store.
@@ -47,7 +58,11 @@ pub struct UserStore<S: Sql> {
     seq: u64,
     docs: BTreeMap<DocumentId, Loaded>,
     states: BTreeMap<(PeerId, DocumentId), State>,
+    /// The sync-state hint last stored per (peer, doc): unchanged hints are
+    /// not rewritten, so a message that changes nothing writes nothing.
+    hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
     live_peers: BTreeSet<PeerId>,
+    tick: u64,
 }
 
 fn int(v: u64) -> SqlValue {
@@ -98,7 +113,9 @@ impl<S: Sql> UserStore<S> {
             seq,
             docs: BTreeMap::new(),
             states: BTreeMap::new(),
+            hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
+            tick: 0,
         })
     }
 
@@ -154,6 +171,7 @@ impl<S: Sql> UserStore<S> {
             RepoMessage::Leave { .. } => {
                 self.live_peers.remove(peer);
                 self.states.retain(|(p, _), _| p != peer);
+                self.hints.retain(|(p, _), _| p != peer);
                 Ok(vec![])
             }
             RepoMessage::ChangesSince { since, .. } => Ok(vec![RepoMessage::Changes {
@@ -184,6 +202,33 @@ impl<S: Sql> UserStore<S> {
                 .collect()),
             _ => Ok(vec![]),
         }
+    }
+
+    /// Writes the crash marker of a message carrying changes *before* it
+    /// is handled, so the caller can make the write durable first (a
+    /// Durable Object awaits `storage.sync()`): an abort while applying then
+    /// cannot lose the marker. [`UserStore::handle_message`] marks again
+    /// (idempotently) and clears it. Returns whether anything was marked.
+    pub fn pre_mark(&self, now: u64, peer: &PeerId, msg: &RepoMessage) -> Result<bool, StoreError> {
+        let (RepoMessage::Sync(m) | RepoMessage::Request(m)) = msg else {
+            return Ok(false);
+        };
+        let carries_changes = check_sync_message(&m.data, &Limits::FROM_DEVICE)
+            .is_ok_and(|summary| summary.chunks > 0);
+        if !carries_changes || msg.sender_id() != Some(peer) {
+            return Ok(false);
+        }
+        let hash: [u8; 32] = Sha256::digest(&m.data).into();
+        self.sql.exec(
+            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+            &[
+                peer.as_str().into(),
+                m.document_id.to_string().into(),
+                hash.as_slice().into(),
+                int(now),
+            ],
+        )?;
+        Ok(true)
     }
 
     /// Documents changed after `since`, in `seq` order.
@@ -221,8 +266,15 @@ impl<S: Sql> UserStore<S> {
 
     /// Every stored document, loaded (for export and tests).
     pub fn export_docs(&mut self) -> Result<Docs, StoreError> {
+        let ids = self.document_ids()?;
+        self.export_some(&ids)
+    }
+
+    /// The named documents that are stored (e.g. only the root, for the
+    /// views that read nothing else), loaded.
+    pub fn export_some(&mut self, ids: &[DocumentId]) -> Result<Docs, StoreError> {
         let mut out = Docs::new();
-        for id in self.document_ids()? {
+        for id in ids.iter().copied() {
             if self.load(&id)? {
                 if let Some(l) = self.docs.get(&id) {
                     out.insert(id, l.doc.clone());
@@ -238,6 +290,12 @@ impl<S: Sql> UserStore<S> {
         self.docs.clear();
     }
 
+    /// Loads document `id` from storage now rather than on its first
+    /// message (warm-up, and to measure cold loads); false if not stored.
+    pub fn preload(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
+        self.load(id)
+    }
+
     fn document_ids(&self) -> Result<Vec<DocumentId>, StoreError> {
         Ok(self
             .sql
@@ -249,7 +307,9 @@ impl<S: Sql> UserStore<S> {
 
     /// Loads `id` into memory if stored; false when it does not exist.
     fn load(&mut self, id: &DocumentId) -> Result<bool, StoreError> {
-        if self.docs.contains_key(id) {
+        self.tick += 1;
+        if let Some(l) = self.docs.get_mut(id) {
+            l.last_used = self.tick;
             return Ok(true);
         }
         let rows = self.sql.query(
@@ -261,6 +321,7 @@ impl<S: Sql> UserStore<S> {
         };
         let bytes = chunks::read_all(&self.sql, id)?;
         let doc = Automerge::load(&bytes).map_err(|_| StoreError::Corrupt(*id))?;
+        self.make_room();
         self.docs.insert(
             *id,
             Loaded {
@@ -269,9 +330,31 @@ impl<S: Sql> UserStore<S> {
                 snapshot_bytes: uint(row.first()),
                 incremental_bytes: uint(row.get(1)),
                 chunk_count: uint(row.get(2)),
+                last_used: self.tick,
+                actors: actors::known_actors(&bytes),
             },
         );
         Ok(true)
+    }
+
+    /// Evicts least recently used documents until one more fits.
+    fn make_room(&mut self) {
+        while self.docs.len() >= MAX_LOADED_DOCS {
+            let Some(oldest) = self
+                .docs
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(id, _)| *id)
+            else {
+                return;
+            };
+            self.docs.remove(&oldest);
+        }
+    }
+
+    /// Documents currently in memory.
+    pub fn loaded_count(&self) -> usize {
+        self.docs.len()
     }
 
     fn state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<&mut State, StoreError> {
@@ -295,6 +378,7 @@ impl<S: Sql> UserStore<S> {
     /// Forgets the sync state of (peer, doc): the next message starts over.
     fn reset_state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
         self.states.remove(&(peer.clone(), *id));
+        self.hints.remove(&(peer.clone(), *id));
         self.sql.exec(
             "DELETE FROM sync_states WHERE peer_id = ? AND document_id = ?",
             &[peer.as_str().into(), id.to_string().into()],
@@ -346,6 +430,7 @@ impl<S: Sql> UserStore<S> {
                     document_id: id,
                 }]);
             }
+            self.make_room();
             self.docs.insert(
                 id,
                 Loaded {
@@ -354,20 +439,34 @@ impl<S: Sql> UserStore<S> {
                     snapshot_bytes: 0,
                     incremental_bytes: 0,
                     chunk_count: 0,
+                    last_used: self.tick,
+                    actors: BTreeSet::new(),
                 },
             );
         }
+        let new_actors = match self.docs.get(&id) {
+            Some(l) => match actors::check_changes(&l.actors, &l.doc, message.changes.iter()) {
+                Ok(a) => a,
+                Err(()) => return self.reject(peer, &id, StoreError::UnknownActor(id)),
+            },
+            None => return Err(StoreError::Corrupt(id)),
+        };
         // The crash marker: if applying this message kills the instance,
-        // the next `open` finds it and refuses the message for good.
-        self.sql.exec(
-            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
-            &[
-                peer.as_str().into(),
-                id.to_string().into(),
-                hash.as_slice().into(),
-                int(now),
-            ],
-        )?;
+        // the next `open` finds it and refuses the message for good. Only
+        // changes can crash Automerge past the check (bloom, heads and
+        // need are fully checked), so messages without them skip it.
+        let marked = summary.chunks > 0;
+        if marked {
+            self.sql.exec(
+                "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
+                &[
+                    peer.as_str().into(),
+                    id.to_string().into(),
+                    hash.as_slice().into(),
+                    int(now),
+                ],
+            )?;
+        }
         let mut state = std::mem::take(self.state(peer, &id)?);
         let Some(loaded) = self.docs.get_mut(&id) else {
             return Err(StoreError::Corrupt(id));
@@ -381,9 +480,15 @@ impl<S: Sql> UserStore<S> {
             self.clear_marker(peer, &id)?;
             return self.reject(peer, &id, StoreError::Apply(id));
         }
+        loaded.actors.extend(new_actors);
         let changed = loaded.doc.get_heads() != before;
         let hint = state.encode();
-        self.states.insert((peer.clone(), id), state);
+        let key = (peer.clone(), id);
+        self.states.insert(key.clone(), state);
+        let hint_changed = self.hints.get(&key) != Some(&hint);
+        if !changed && !hint_changed && !marked {
+            return Ok(self.generate(peer, &id).into_iter().collect());
+        }
         let result = self.sql.transaction(|sql| {
             if changed {
                 // Only the document write: seq is committed to memory below.
@@ -393,22 +498,28 @@ impl<S: Sql> UserStore<S> {
                     &[int(self.seq + 1)],
                 )?;
             }
-            sql.exec(
-                "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
-                &[peer.as_str().into(), id.to_string().into(), hint.into()],
-            )?;
-            sql.exec(
-                "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
-                &[peer.as_str().into(), id.to_string().into()],
-            )?;
+            if hint_changed {
+                sql.exec(
+                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
+                    &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
+                )?;
+            }
+            if marked {
+                sql.exec(
+                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
+                    &[peer.as_str().into(), id.to_string().into()],
+                )?;
+            }
             Ok::<_, StoreError>(())
         });
         if let Err(e) = result {
             // Memory is ahead of storage: drop it so that it reloads.
             self.docs.remove(&id);
-            self.states.remove(&(peer.clone(), id));
+            self.states.remove(&key);
+            self.hints.remove(&key);
             return Err(e);
         }
+        self.hints.insert(key, hint);
         if changed {
             self.seq += 1;
         }

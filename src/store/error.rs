@@ -19,6 +19,10 @@ pub enum StoreError {
     /// Automerge refused to apply it; the document is unchanged.
     #[error("sync message for {0} not applied")]
     Apply(DocumentId),
+    /// A change names an actor the document does not know (Automerge
+    /// would panic applying it).
+    #[error("sync message for {0} names unknown actors")]
+    UnknownActor(DocumentId),
     /// The same message crashed this object before: refused for good.
     #[error("sync message for {0} crashed the store before; refused")]
     Poisoned(DocumentId),
@@ -40,6 +44,7 @@ impl StoreError {
             Self::Check(..)
                 | Self::Decode(_)
                 | Self::Apply(_)
+                | Self::UnknownActor(_)
                 | Self::Poisoned(_)
                 | Self::SenderMismatch
         )

@@ -14,6 +14,9 @@ use tungstenite::{Message, WebSocket};
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
+/// What one `POST /sync` may carry, with room for the CBOR array header.
+const MAX_BATCH_BYTES: usize = 1024 * 1024 - 1024;
+
 /// What one sync round cost.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RoundStats {
@@ -28,7 +31,7 @@ pub struct Device {
     pub replica: Replica,
     pub client: SyncClient,
     pub tokens: Tokens,
-    base: String,
+    pub base: String,
     ws: Option<Socket>,
 }
 
@@ -124,7 +127,9 @@ impl Device {
         loop {
             match ws.read() {
                 Ok(Message::Binary(b)) => {
-                    return Some(RepoMessage::decode(&b).expect("server sends valid messages"))
+                    return Some(
+                        RepoMessage::decode_from_server(&b).expect("server sends valid messages"),
+                    )
                 }
                 Ok(Message::Close(frame)) => panic!("{}: server closed: {frame:?}", self.name),
                 Ok(_) => {}
@@ -212,11 +217,23 @@ impl Device {
     /// is unreachable (the restart test stops it mid-stream).
     pub fn try_sync_http(&mut self) -> Result<RoundStats, String> {
         let mut stats = RoundStats::default();
-        let mut batch = vec![self.client.start()];
-        for _ in 0..100 {
-            batch.extend(self.client.poll_messages(self.replica.docs()));
-            if batch.is_empty() {
+        let mut pending = vec![self.client.start()];
+        for _ in 0..1000 {
+            pending.extend(self.client.poll_messages(self.replica.docs()));
+            if pending.is_empty() {
                 return Ok(stats);
+            }
+            // Requests stay under the 1 MiB body limit: a round may take
+            // several POSTs when many documents have news.
+            let mut batch = Vec::new();
+            let mut size = 0;
+            while let Some(m) = pending.first() {
+                let len = m.encode().len();
+                if !batch.is_empty() && size + len > MAX_BATCH_BYTES {
+                    break;
+                }
+                size += len;
+                batch.push(pending.remove(0));
             }
             let body = RepoMessage::encode_batch(&batch);
             stats.bytes_up += body.len();
@@ -226,14 +243,13 @@ impl Device {
             }
             stats.bytes_down += answer.len();
             stats.round_trips += 1;
-            for m in RepoMessage::decode_batch(&answer).expect("valid batch") {
+            for m in RepoMessage::decode_batch_from_server(&answer).expect("valid batch") {
                 self.client
                     .handle_message(self.replica.docs_mut(), m)
                     .expect("server message applies");
             }
-            batch = Vec::new();
         }
-        Err("HTTP sync did not settle in 100 round trips".into())
+        Err("HTTP sync did not settle in 1000 round trips".into())
     }
 
     /// The account as this device sees it (the `GET /user/export` shape).

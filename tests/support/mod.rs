@@ -5,3 +5,4 @@
 pub mod compare;
 pub mod scenario;
 pub mod server;
+pub mod store_server;

@@ -1,7 +1,8 @@
 //! Plays one FIXTURES.md scenario: devices, steps, then the `expect` checks.
 
 use super::compare;
-use super::server::{MemoryServer, ServerHarness};
+use super::server::ServerHarness;
+use super::store_server::StoreServer;
 use automerge::Automerge;
 use myflashplay_client::replica::{LocalStorage, ReviewInput};
 use myflashplay_client::{Docs, DocumentId, Replica};
@@ -47,7 +48,7 @@ impl World {
     pub fn new(devices: &[String]) -> Result<Self, String> {
         let mut world = World {
             devices: BTreeMap::new(),
-            server: Box::new(MemoryServer::default()),
+            server: Box::new(StoreServer::new()?),
             clock_ms: START_MS,
             reviews: BTreeSet::new(),
             sessions: BTreeSet::new(),
@@ -259,13 +260,13 @@ impl World {
     }
 
     /// The server's view, read through a replica of its documents.
-    fn server_replica(&self) -> Result<Replica, String> {
+    fn server_replica(&mut self) -> Result<Replica, String> {
         Replica::from_docs(USER, &SERVER_ACTOR, self.server.docs()?).map_err(|e| e.to_string())
     }
 
     /// Checks `expect`: convergence, the expected state on every device and
     /// the server, and that no review or session was lost.
-    pub fn check(&self, expect: &Value) -> Result<(), String> {
+    pub fn check(&mut self, expect: &Value) -> Result<(), String> {
         let server = self.server_replica()?;
         let server_export = server.export().map_err(|e| e.to_string())?;
         let mut views: Vec<(String, &Replica)> = vec![("server".into(), &server)];

@@ -15,7 +15,9 @@
 //!   `sessions` (session id → `GameSession`).
 //!
 //! Every document starts with a deterministic genesis change (see
-//! [`genesis`]) and carries `schema` and `kind`.
+//! [`genesis`]) and carries `schema` and `kind`. Readers take what they
+//! understand from any schema; writers refuse a document whose schema is
+//! newer than [`SCHEMA`] rather than write an older layout into it.
 //!
 //! **Invariant:** every map that two devices could both create is created
 //! by a genesis change, never lazily, so offline devices never produce

@@ -77,6 +77,15 @@ pub enum ReplicaError {
     /// A user id or actor id that cannot be used.
     #[error("bad identity: {0}")]
     Identity(&'static str),
+    /// The document was written by a newer layout; this version reads it
+    /// as best it can but does not write to it.
+    #[error("document {doc} has schema {schema}, newer than {}", layout::SCHEMA)]
+    NewerSchema {
+        /// The document.
+        doc: DocumentId,
+        /// Its schema.
+        schema: i64,
+    },
 }
 
 /// One device's documents of one user, and the edits it can make.
@@ -207,6 +216,13 @@ impl Replica {
             doc: id,
             what: "document",
         })?;
+        let schema = match doc.get(ROOT, "schema")? {
+            Some((AmValue::Scalar(s), _)) => s.as_i64().unwrap_or(0),
+            _ => 0,
+        };
+        if schema > layout::SCHEMA {
+            return Err(ReplicaError::NewerSchema { doc: id, schema });
+        }
         doc.set_actor(self.actor.clone());
         let mut tx = doc.transaction();
         match f(&mut tx, &cx) {

@@ -14,6 +14,6 @@ pub use client::{ClientError, ClientState, SyncClient, SERVER_PEER_ID};
 pub use manifest::{Manifest, ManifestEntry};
 pub use messages::{
     DocMessage, MessageError, PeerMetadata, RemoteHeads, RepoMessage, MAX_BATCH_MESSAGES,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    MAX_FRAME_BYTES, MAX_SERVER_ANSWER_BYTES, PROTOCOL_VERSION,
 };
 pub use peer_id::{PeerId, PeerIdError};

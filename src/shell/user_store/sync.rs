@@ -168,8 +168,29 @@ impl UserStore {
         Ok(builder.with_websocket(pair.client).empty())
     }
 
+    /// Makes the crash markers written by [`Engine::pre_mark`] durable
+    /// before the messages are applied.
+    async fn pre_mark(
+        &self,
+        now_ms: u64,
+        peer: &PeerId,
+        msgs: &[RepoMessage],
+    ) -> Result<(), ApiError> {
+        let marked = self.with_engine(|e| {
+            let mut any = false;
+            for m in msgs {
+                any |= e.pre_mark(now_ms, peer, m).map_err(store_error)?;
+            }
+            Ok(any)
+        })?;
+        if marked {
+            self.state.storage().sync().await.map_err(http::internal)?;
+        }
+        Ok(())
+    }
+
     /// One frame from a device.
-    pub(crate) fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
+    pub(crate) async fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
         let reject = |code: u16, why: &str| {
             let err = RepoMessage::Error {
                 sender_id: None,
@@ -207,6 +228,12 @@ impl UserStore {
             },
         };
         let joining = att.peer.is_none();
+        if let Err(e) = self
+            .pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
+            .await
+        {
+            return reject(1011, &e.message);
+        }
         match self.with_engine(|e| e.handle_message(now_ms, &peer, msg).map_err(store_error)) {
             Ok(replies) => {
                 if joining {
@@ -265,6 +292,7 @@ impl UserStore {
             return cbor(RepoMessage::encode_batch(&[]));
         };
         let now_ms = random::now_ms();
+        self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
         let outcome = self.with_engine(|e| {
@@ -293,15 +321,27 @@ impl UserStore {
         http::json(200, &manifest)
     }
 
-    fn replica(&self, user_id: &str) -> Result<Replica, ApiError> {
-        let docs = self.with_engine(|e| e.export_docs().map_err(store_error))?;
+    /// The user's documents as a replica: all of them, or (`root_only`)
+    /// just the root, which is all the preference-like views read.
+    fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
+        let docs = self.with_engine(|e| {
+            if root_only {
+                e.export_some(&[myflashplay_client::layout::root_id(user_id)])
+            } else {
+                e.export_docs()
+            }
+            .map_err(store_error)
+        })?;
         let actor: [u8; 16] = random::bytes()?;
         Replica::from_docs(user_id, &actor, docs).map_err(replica_error)
     }
 
     /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
     pub(crate) fn export(&self, user_id: &str, email: &str) -> Answer {
-        let mut data = self.replica(user_id)?.export().map_err(replica_error)?;
+        let mut data = self
+            .replica(user_id, false)?
+            .export()
+            .map_err(replica_error)?;
         if let Some(obj) = data.as_object_mut() {
             obj.insert("user_id".into(), user_id.into());
             obj.insert("email".into(), email.into());
@@ -321,7 +361,7 @@ impl UserStore {
         if let Some(body) = &call.body {
             self.write_view(user_id, one, body)?;
         }
-        let replica = self.replica(user_id)?;
+        let replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let answer = match one {
             Some(v) => views::get(&replica, v),
             None => views::get_full(&replica),
@@ -356,7 +396,7 @@ impl UserStore {
                 }
             }
         }
-        let mut replica = self.replica(user_id)?;
+        let mut replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let before: std::collections::BTreeMap<_, _> = replica
             .docs()
             .iter()

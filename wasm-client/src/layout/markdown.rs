@@ -60,27 +60,33 @@ pub fn update<T: Transactable>(tx: &mut T, obj: &ObjId, new: &str) -> Result<(),
     } else {
         capture_diff_slices(Algorithm::Myers, old_mid, new_mid)
     };
-    // From the end backwards, so earlier positions stay valid.
-    for op in ops.iter().rev() {
-        let (old_index, old_len, new_index, new_len) = match *op {
-            DiffOp::Equal { .. } => continue,
-            DiffOp::Delete {
-                old_index,
-                old_len,
-                new_index,
-            } => (old_index, old_len, new_index, 0),
-            DiffOp::Insert {
-                old_index,
-                new_index,
-                new_len,
-            } => (old_index, 0, new_index, new_len),
+    // Positions are recomputed from the op lengths rather than taken from
+    // the ops' own indices, which similar does not always keep monotonic
+    // (found by the property test below); then the edits are applied from
+    // the end backwards, so earlier positions stay valid.
+    let mut edits = Vec::new();
+    let (mut old_at, mut new_at) = (0usize, 0usize);
+    for op in &ops {
+        let (old_len, new_len, equal) = match *op {
+            DiffOp::Equal { len, .. } => (len, len, true),
+            DiffOp::Delete { old_len, .. } => (old_len, 0, false),
+            DiffOp::Insert { new_len, .. } => (0, new_len, false),
             DiffOp::Replace {
-                old_index,
-                old_len,
-                new_index,
-                new_len,
-            } => (old_index, old_len, new_index, new_len),
+                old_len, new_len, ..
+            } => (old_len, new_len, false),
         };
+        if !equal {
+            edits.push((old_at, old_len, new_at, new_len));
+        }
+        old_at += old_len;
+        new_at += new_len;
+    }
+    if old_at != old_mid.len() || new_at != new_mid.len() {
+        // Never seen; if a diff ever disagrees with its inputs, replace the
+        // middle whole rather than splice at wrong places.
+        edits = vec![(0, old_mid.len(), 0, new_mid.len())];
+    }
+    for (old_index, old_len, new_index, new_len) in edits.into_iter().rev() {
         let start = prefix + old_index;
         let pos = units[start];
         let del = units[start + old_len] - pos;
@@ -178,5 +184,36 @@ mod tests {
         update(&mut tx, &t, &new).unwrap();
         tx.commit();
         assert_eq!(doc.text(&t).unwrap(), new);
+    }
+
+    /// The case the property test found: similar reported an insert at an
+    /// old index behind the preceding ops.
+    #[test]
+    fn ops_with_out_of_order_indices_still_land_right() {
+        let old =
+            "\u{301}\n \n🐙 🐙\n\u{301}\n\u{301} ×a×a×🐙🐙a×× \u{301}\u{301}×🐙\u{301}aé×éé\né\n";
+        let (mut doc, t) = doc_with(old, TextEncoding::UnicodeCodePoint);
+        let mut tx = doc.transaction();
+        update(&mut tx, &t, "aé\n\né").unwrap();
+        tx.commit();
+        assert_eq!(doc.text(&t).unwrap(), "aé\n\né");
+    }
+
+    proptest::proptest! {
+        /// Any text to any text, with emoji, combining marks and astral
+        /// characters, in every indexing: the result is the new text.
+        #[test]
+        fn any_edit_reaches_the_new_text(
+            old in "[a-c🐙é\u{301}\n ×]{0,40}",
+            new in "[a-c🐙é\u{301}\n ×]{0,40}",
+            enc in 0..3usize,
+        ) {
+            let enc = [TextEncoding::UnicodeCodePoint, TextEncoding::Utf8CodeUnit, TextEncoding::Utf16CodeUnit][enc];
+            let (mut doc, t) = doc_with(&old, enc);
+            let mut tx = doc.transaction();
+            update(&mut tx, &t, &new).unwrap();
+            tx.commit();
+            proptest::prop_assert_eq!(doc.text(&t).unwrap(), new);
+        }
     }
 }

@@ -127,10 +127,12 @@ fn read_reviews(
 ) -> Result<Vec<(String, Review)>, ReplicaError> {
     let list = top(doc, "reviews", ObjType::List, doc_id)?;
     let mut out = Vec::new();
-    for i in 0..doc.length(&list) {
-        let Some((AmValue::Object(ObjType::Map), event)) = doc.get(&list, i)? else {
+    // One pass over the list: reading by index costs a seek each.
+    for item in doc.list_range(&list, ..) {
+        if !matches!(item.value, automerge::ValueRef::Object(ObjType::Map)) {
             continue;
-        };
+        }
+        let event = item.id();
         let Value::Object(e) = json::read_obj(doc, &event, ObjType::Map)? else {
             continue;
         };

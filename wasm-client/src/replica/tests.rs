@@ -449,3 +449,94 @@ fn the_deck_limit_counts_live_decks_only() {
     a.create_deck(&json!({"id": "one-more", "name": "n"}))
         .unwrap();
 }
+
+/// DESIGN.md §3 budget: a deck document saved ≤ 256 KB. Reviews are the
+/// only part that grows with use; 2,000 of them (a very busy deck) measure
+/// about 26 KB, so the budget holds for ~20,000 reviews per deck.
+#[test]
+fn two_thousand_reviews_stay_within_the_document_budget() {
+    let mut a = device(1);
+    a.create_deck(&math_deck()).unwrap();
+    for i in 0..2000u64 {
+        a.record_review(&ReviewInput {
+            deck_id: "d1".into(),
+            card_id: format!("card-{:036}", i % 50),
+            correct: !i.is_multiple_of(3),
+            response_ms: 1000 + i * 37 % 20000,
+            at: crate::model::timestamp::format_ms(1_790_000_000_000 + i as i64 * 60_000),
+            quality: None,
+        })
+        .unwrap();
+    }
+    let id = crate::layout::deck_doc_id("user-1", "d1");
+    let saved = a.docs()[&id].save().len();
+    assert!(saved < 64 * 1024, "{saved} bytes");
+    assert_eq!(a.review_ids().unwrap().len(), 2000);
+    assert_eq!(
+        a.export().unwrap()["progress"]["card-000000000000000000000000000000000007"]["stats"]
+            ["views"],
+        40
+    );
+}
+
+#[test]
+fn documents_of_a_newer_schema_are_not_written() {
+    use automerge::transaction::Transactable;
+    let mut a = device(1);
+    a.create_deck(&math_deck()).unwrap();
+    let id = crate::layout::deck_doc_id("user-1", "d1");
+    let doc = a.docs_mut().get_mut(&id).unwrap();
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, "schema", crate::layout::SCHEMA + 1)
+        .unwrap();
+    tx.commit();
+    assert!(matches!(
+        a.edit_markdown("d1", "new"),
+        Err(ReplicaError::NewerSchema { .. })
+    ));
+    assert_eq!(a.export().unwrap()["decks"]["d1"]["markdown"], "2+2 :: 4\n");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Reviews recorded on three devices merged in any order: every review
+    /// is counted once, on every device, whatever the interleaving.
+    #[test]
+    fn counts_equal_the_reviews_recorded(
+        actions in proptest::collection::vec((0..3usize, 0..4u8, proptest::bool::ANY, 0..3usize), 1..40)
+    ) {
+        let mut devices = [device(1), device(2), device(3)];
+        devices[0].create_deck(&math_deck()).unwrap();
+        let (first, rest) = devices.split_at_mut(1);
+        for other in rest.iter_mut() {
+            merge(&mut first[0], other);
+        }
+        let mut expected: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        for (i, (d, card, correct, merge_with)) in actions.into_iter().enumerate() {
+            let card = format!("c{card}");
+            let at = crate::model::timestamp::format_ms(1_790_000_000_000 + i as i64 * 1000);
+            devices[d].record_review(&review(&card, correct, &at)).unwrap();
+            let e = expected.entry(card).or_default();
+            if correct { e.0 += 1 } else { e.1 += 1 }
+            if merge_with != d {
+                let (lo, hi) = (d.min(merge_with), d.max(merge_with));
+                let (left, right) = devices.split_at_mut(hi);
+                merge(&mut left[lo], &mut right[0]);
+            }
+        }
+        let (left, right) = devices.split_at_mut(1);
+        merge(&mut left[0], &mut right[0]);
+        merge(&mut left[0], &mut right[1]);
+        merge(&mut left[0], &mut right[0]);
+        for r in &devices {
+            let progress = &r.export().unwrap()["progress"];
+            for (card, (right_answers, wrong)) in &expected {
+                let stats = &progress[card]["stats"];
+                proptest::prop_assert_eq!(&stats["correctCount"], &json!(right_answers));
+                proptest::prop_assert_eq!(&stats["incorrectCount"], &json!(wrong));
+                proptest::prop_assert_eq!(&stats["views"], &json!(right_answers + wrong));
+            }
+        }
+    }
+}

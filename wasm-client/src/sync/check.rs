@@ -120,6 +120,9 @@ pub enum CheckError {
     /// A chunk whose checksum does not match its contents.
     #[error("chunk checksum mismatch")]
     Checksum,
+    /// A change chunk whose header or op columns do not decode.
+    #[error("change chunk does not decode")]
+    BadChange,
     /// Flags section over 8 bytes.
     #[error("flags section too long")]
     Flags,
@@ -231,6 +234,7 @@ fn check_chunks(entry: &[u8], limits: &Limits, s: &mut SyncSummary) -> Result<()
         return Err(CheckError::Truncated);
     }
     while !c.at_end() {
+        let start = c.pos;
         if c.take(4)? != MAGIC {
             return Err(CheckError::BadMagic);
         }
@@ -253,6 +257,13 @@ fn check_chunks(entry: &[u8], limits: &Limits, s: &mut SyncSummary) -> Result<()
         h.update(data);
         if h.finalize()[..4] != *checksum {
             return Err(CheckError::Checksum);
+        }
+        // A valid checksum proves nothing against an attacker: decode the
+        // change's op columns too (Automerge panics on some malformed ops,
+        // e.g. an actor index past the change's actor list, when applying
+        // them, but reports them as errors here).
+        if kind == CHUNK_CHANGE && automerge::Change::try_from(&entry[start..c.pos]).is_err() {
+            return Err(CheckError::BadChange);
         }
         s.chunks += 1;
         s.chunk_bytes += data.len();

@@ -2,8 +2,10 @@
 //! user's server peer over [`RepoMessage`]s.
 //!
 //! Sans-IO: the caller moves messages. A sync round is:
-//! 1. [`SyncClient::start`] gives a `changes-since` message (the manifest
-//!    question); send it together with [`SyncClient::poll_messages`].
+//! 1. Send [`SyncClient::poll_messages`] followed by [`SyncClient::start`],
+//!    the `changes-since` manifest question: placed last, it is answered
+//!    after the server applied what this batch pushes, so the answer's
+//!    `seq` already covers this device's own changes.
 //! 2. Feed every answer to [`SyncClient::handle_message`], then send what
 //!    [`SyncClient::poll_messages`] returns; repeat until it returns nothing
 //!    ([`SyncClient::is_quiet`]).
@@ -65,9 +67,10 @@ pub struct SyncClient {
     active: BTreeSet<DocumentId>,
     /// The manifest `seq` to remember once every active document settles.
     pending_seq: Option<u64>,
-    /// Local changes were pushed this round: the server's `seq` moved past
-    /// the manifest's, so the round ends with one more (small) manifest
-    /// question instead of leaving the next reconnect to re-list them.
+    /// Changes were sent after the last manifest answer: the server's
+    /// `seq` moved past it, so the round ends with one more (small)
+    /// manifest question instead of leaving the next reconnect to re-list
+    /// them.
     pushed: bool,
 }
 
@@ -154,7 +157,6 @@ impl SyncClient {
         for (id, doc) in docs {
             if self.saved.synced_heads.get(id) != Some(&doc.get_heads()) {
                 self.active.insert(*id);
-                self.pushed = true;
             }
         }
         let mut out = Vec::new();
@@ -167,6 +169,7 @@ impl SyncClient {
             let state = self.states.entry(*id).or_default();
             match doc.generate_sync_message(state) {
                 Some(message) => {
+                    self.pushed |= !message.changes.is_empty();
                     let m = DocMessage {
                         sender_id: self.peer_id.clone(),
                         target_id: self.server_id.clone(),
@@ -216,6 +219,7 @@ impl SyncClient {
             }
         }
         self.pending_seq = Some(manifest.seq);
+        self.pushed = false;
     }
 
     fn handle_sync(&mut self, docs: &mut Docs, m: DocMessage) -> Result<(), ClientError> {

@@ -17,6 +17,11 @@ use minicbor::{Decoder, Encoder};
 
 /// Largest frame (WebSocket message or HTTP body) we decode: API.md's limit.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Largest answer a device accepts from its own server: answers carry
+/// whole documents to a new device, so they may exceed what a device may
+/// send (the server is authenticated and trusted not to be hostile, but a
+/// cap still bounds memory).
+pub const MAX_SERVER_ANSWER_BYTES: usize = 64 << 20;
 /// Most messages in one `POST /sync` batch.
 pub const MAX_BATCH_MESSAGES: usize = 1024;
 /// Most entries in any list or map inside a message (heads, versions, ...).
@@ -290,7 +295,17 @@ impl RepoMessage {
 
     /// One message from a frame; the whole frame must be that message.
     pub fn decode(bytes: &[u8]) -> Result<Self, MessageError> {
-        check_size(bytes)?;
+        check_size(bytes, MAX_FRAME_BYTES)?;
+        Self::decode_unchecked_size(bytes)
+    }
+
+    /// A message from the server (up to [`MAX_SERVER_ANSWER_BYTES`]).
+    pub fn decode_from_server(bytes: &[u8]) -> Result<Self, MessageError> {
+        check_size(bytes, MAX_SERVER_ANSWER_BYTES)?;
+        Self::decode_unchecked_size(bytes)
+    }
+
+    fn decode_unchecked_size(bytes: &[u8]) -> Result<Self, MessageError> {
         let mut r = Reader::new(bytes);
         let msg = r.message()?;
         r.finish()?;
@@ -299,7 +314,18 @@ impl RepoMessage {
 
     /// A `POST /sync` body: a CBOR array of at most [`MAX_BATCH_MESSAGES`].
     pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Self>, MessageError> {
-        check_size(bytes)?;
+        check_size(bytes, MAX_FRAME_BYTES)?;
+        Self::decode_batch_unchecked_size(bytes)
+    }
+
+    /// The server's answer to a `POST /sync` batch (up to
+    /// [`MAX_SERVER_ANSWER_BYTES`]).
+    pub fn decode_batch_from_server(bytes: &[u8]) -> Result<Vec<Self>, MessageError> {
+        check_size(bytes, MAX_SERVER_ANSWER_BYTES)?;
+        Self::decode_batch_unchecked_size(bytes)
+    }
+
+    fn decode_batch_unchecked_size(bytes: &[u8]) -> Result<Vec<Self>, MessageError> {
         let mut r = Reader::new(bytes);
         let mut out = Vec::new();
         r.list("batch", MAX_BATCH_MESSAGES, |r| {
@@ -468,11 +494,11 @@ impl Value<'_> {
     }
 }
 
-fn check_size(bytes: &[u8]) -> Result<(), MessageError> {
-    if bytes.len() > MAX_FRAME_BYTES {
+fn check_size(bytes: &[u8], max: usize) -> Result<(), MessageError> {
+    if bytes.len() > max {
         return Err(MessageError::TooLarge {
             len: bytes.len(),
-            max: MAX_FRAME_BYTES,
+            max,
         });
     }
     Ok(())

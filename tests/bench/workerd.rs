@@ -1,0 +1,188 @@
+//! The Worker under workerd with a heavy learner (200 decks, 20k cards,
+//! 150k reviews by default): upload, HTTP sync round trips, and the cold
+//! start of the user's `UserStore` after a restart. Prints figures; run
+//! with `cargo bench --features e2e --bench workerd` (after `make build`).
+//! `MFP_BENCH_DECKS`, `MFP_BENCH_CARDS`, `MFP_BENCH_REVIEWS` (per deck)
+//! scale it down.
+
+// Shared with tests/e2e_sync.rs, which uses all of them.
+#[allow(dead_code)]
+#[path = "../e2e_native/api.rs"]
+mod api;
+#[allow(dead_code)]
+#[path = "../e2e_native/device.rs"]
+mod device;
+#[allow(dead_code)]
+#[path = "../e2e_native/worker.rs"]
+mod worker;
+
+use device::Device;
+use myflashplay_client::replica::ReviewInput;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use worker::Worker;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    let decks = env("MFP_BENCH_DECKS", 200);
+    let cards = env("MFP_BENCH_CARDS", 100);
+    let reviews = env("MFP_BENCH_REVIEWS", 750);
+    println!(
+        "heavy learner: {decks} decks, {} cards, {} reviews",
+        decks * cards,
+        decks * reviews
+    );
+
+    let w = Worker::start();
+    let email = format!("bench.{}@example.com", std::process::id());
+    let (t, password) = api::register(&w.url, &email, "phone");
+    let mut phone = Device::new("phone", t, &w.url);
+
+    let t0 = Instant::now();
+    for d in 0..decks {
+        let markdown: String = (0..cards)
+            .map(|c| format!("{d} × {c} :: {}\n", d * c))
+            .collect();
+        let id = format!("deck-{d}");
+        phone
+            .replica
+            .create_deck(&json!({"id": id, "name": format!("Deck {d}"), "emoji": "📚", "description": "", "markdown": markdown}))
+            .expect("deck");
+        for r in 0..reviews {
+            let review = ReviewInput {
+                deck_id: id.clone(),
+                card_id: format!("card-{d}-{}", r % cards),
+                correct: r % 4 != 0,
+                response_ms: 2000 + (r as u64 % 7) * 1000,
+                at: format!(
+                    "2026-{:02}-{:02}T10:{:02}:00.000Z",
+                    1 + (r / 600) % 12,
+                    1 + (r / 20) % 28,
+                    r % 60
+                ),
+                quality: None,
+            };
+            phone.replica.record_review(&review).expect("review");
+        }
+    }
+    println!(
+        "generated on the device in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let t0 = Instant::now();
+    let up = phone.sync_http();
+    println!(
+        "upload over POST /sync: {:.1} s, {} round trips, {:.1} MB up, {:.1} KB down",
+        t0.elapsed().as_secs_f64(),
+        up.round_trips,
+        up.bytes_up as f64 / 1e6,
+        up.bytes_down as f64 / 1e3
+    );
+
+    let mut quiet = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let s = phone.sync_http();
+        quiet.push(t.elapsed());
+        assert_eq!(s.round_trips, 1);
+    }
+    println!(
+        "reconnect with nothing new (HTTP): median {:.1} ms, 1 round trip",
+        ms(median(quiet))
+    );
+
+    let mut one = Vec::new();
+    for i in 0..20 {
+        phone
+            .replica
+            .edit_markdown(&format!("deck-{}", decks / 2), &format!("extra :: {i}\n"))
+            .expect("edit");
+        let t = Instant::now();
+        phone.sync_http();
+        one.push(t.elapsed());
+    }
+    println!(
+        "one change, full HTTP sync round (client + server): median {:.1} ms",
+        ms(median(one))
+    );
+
+    // Cold start: a new workerd on the same state; the first requests open
+    // the user's object, its engine and the documents they touch.
+    let mut w = w;
+    w.stop();
+    let w = Worker::start_on(&w.state_dir.clone());
+    let t2 = api::login(&w.url, &email, &password, "laptop");
+    let t = Instant::now();
+    let (status, manifest) = api::json_call(
+        "GET",
+        &format!("{}/sync/changes?since=0", w.url),
+        Some(&t2.access_token),
+        None,
+    );
+    assert_eq!(status, 200);
+    println!(
+        "cold start: first GET /sync/changes ({} documents) {:.1} ms",
+        manifest["documents"].as_array().map_or(0, Vec::len),
+        ms(t.elapsed())
+    );
+    phone.tokens.access_token = api::login(&w.url, &email, &password, "phone").access_token;
+    phone.base = w.url.clone();
+    phone
+        .replica
+        .edit_markdown(&format!("deck-{}", decks / 3), "cold :: start\n")
+        .expect("edit");
+    let t = Instant::now();
+    phone.sync_http();
+    println!(
+        "cold start: first one-change sync (loads one deck document) {:.1} ms",
+        ms(t.elapsed())
+    );
+
+    let mut laptop = Device::new("laptop", t2, &w.url);
+    let t = Instant::now();
+    let full = laptop.sync_http();
+    println!(
+        "fresh device full sync over HTTP: {:.1} s, {} round trips, {:.1} MB down",
+        t.elapsed().as_secs_f64(),
+        full.round_trips,
+        full.bytes_down as f64 / 1e6
+    );
+    let t = Instant::now();
+    let (status, _) = api::json_call(
+        "GET",
+        &format!("{}/sync/preferences", w.url),
+        Some(&laptop.tokens.access_token),
+        None,
+    );
+    println!(
+        "GET /sync/preferences (root document only): {status} in {:.1} ms",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let (status, _) = api::json_call(
+        "GET",
+        &format!("{}/user/export", w.url),
+        Some(&laptop.tokens.access_token),
+        None,
+    );
+    println!(
+        "GET /user/export (every document loaded): {status} in {:.1} ms",
+        ms(t.elapsed())
+    );
+}
