@@ -249,7 +249,8 @@ export interface User {
 
 /** Every error the client throws: a stable `code` (API.md codes plus
  * `network`, `timeout`, `storage`, `deck_not_found`, `validation_failed`,
- * `local_storage`, `too_many_decks`, `bad_path`, `sync_refused`, ...). */
+ * `local_storage`, `too_many_decks`, `bad_path`, `sync_refused`,
+ * `newer_schema` (a newer app version wrote that document: update), ...). */
 export class SyncClientError extends Error {
   readonly name: 'SyncClientError';
   readonly code: string;
