@@ -516,3 +516,36 @@ fn ephemeral_messages_are_relayed_to_other_live_peers_and_not_stored() {
     assert_eq!(targets, vec![peer("b")]);
     assert!(server.changes_since(0).unwrap().documents.is_empty());
 }
+
+/// A device back from weeks offline with more changes in one document than
+/// one message may carry (2,000, 1 MiB): its messages are split, every
+/// change arrives, and the other device receives all of them in the
+/// server's (larger) answer.
+#[test]
+fn a_backlog_larger_than_one_message_syncs_both_ways() {
+    let mut server = store();
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    edit(&mut da, 1, "start", 0);
+    sync_until_quiet(1, &mut a, &mut da, &mut server).unwrap();
+    sync_until_quiet(2, &mut b, &mut db, &mut server).unwrap();
+
+    let mut doc = AutoCommit::load(&da[&id(1)].save()).unwrap();
+    let note = "x".repeat(400);
+    for i in 0..2_600 {
+        doc.put(ROOT, format!("k{i}"), format!("{note}{i}"))
+            .unwrap();
+        doc.commit();
+    }
+    da.insert(id(1), doc.document().clone());
+    let report = sync_until_quiet(3, &mut a, &mut da, &mut server).unwrap();
+    assert!(
+        report.bytes_up > 1 << 20,
+        "the backlog is over 1 MiB: {report:?}"
+    );
+    assert_eq!(heads(&server.export_docs().unwrap()), heads(&da));
+
+    sync_until_quiet(4, &mut b, &mut db, &mut server).unwrap();
+    assert_eq!(heads(&db), heads(&da));
+    assert_eq!(db[&id(1)].keys(ROOT).count(), 2_601);
+}

@@ -62,9 +62,11 @@ impl Limits {
     /// What a device accepts from the server: the same bounds on the
     /// envelope, plus whole-document (v2) messages, which the server sends
     /// to a fresh device.
+    /// Larger than what a device may send: the server's answer to a device
+    /// back from weeks offline carries everything it missed at once.
     pub const FROM_SERVER: Limits = Limits {
-        max_bytes: 1 << 20,
-        max_changes: 2_000,
+        max_bytes: super::messages::MAX_SERVER_ANSWER_BYTES,
+        max_changes: 200_000,
         max_hashes: 1_024,
         max_haves: 8,
         allow_documents: true,

@@ -170,19 +170,23 @@ impl SyncClient {
             match doc.generate_sync_message(state) {
                 Some(message) => {
                     self.pushed |= !message.changes.is_empty();
-                    let m = DocMessage {
-                        sender_id: self.peer_id.clone(),
-                        target_id: self.server_id.clone(),
-                        document_id: *id,
-                        data: message.encode(),
-                    };
-                    // An empty local document is a pull: `request` lets the
-                    // server answer `doc-unavailable` instead of creating it.
-                    out.push(if doc.get_heads().is_empty() {
-                        RepoMessage::Request(m)
-                    } else {
-                        RepoMessage::Sync(m)
-                    });
+                    let pull = doc.get_heads().is_empty();
+                    for data in split(message) {
+                        let m = DocMessage {
+                            sender_id: self.peer_id.clone(),
+                            target_id: self.server_id.clone(),
+                            document_id: *id,
+                            data,
+                        };
+                        // An empty local document is a pull: `request` lets
+                        // the server answer `doc-unavailable` instead of
+                        // creating it.
+                        out.push(if pull {
+                            RepoMessage::Request(m)
+                        } else {
+                            RepoMessage::Sync(m)
+                        });
+                    }
                 }
                 None => {
                     let heads = doc.get_heads();
@@ -240,4 +244,52 @@ impl SyncClient {
         }
         result
     }
+}
+
+/// Changes per message a device sends, well inside the server's limit
+/// (`Limits::FROM_DEVICE`: 2,000 changes, 1 MiB).
+const MAX_CHANGES_PER_PART: usize = 1_000;
+/// Bytes of changes per message a device sends.
+const MAX_CHANGE_BYTES_PER_PART: usize = 512 * 1024;
+
+/// Splits a sync message whose changes would exceed what the server takes
+/// in one message (a device back from weeks offline) into several, each
+/// with the same heads, need and have and a run of the changes in their
+/// causal order. The server applies them in order (a change whose
+/// dependency comes later waits in Automerge's queue), so nothing is lost
+/// and no message is refused for its size.
+fn split(message: Message) -> Vec<Vec<u8>> {
+    let total: usize = message.changes.iter().map(<[u8]>::len).sum();
+    if message.changes.len() <= MAX_CHANGES_PER_PART && total <= MAX_CHANGE_BYTES_PER_PART {
+        return vec![message.encode()];
+    }
+    let mut parts = Vec::new();
+    let mut run: Vec<Vec<u8>> = Vec::new();
+    let mut run_bytes = 0;
+    let flush = |run: &mut Vec<Vec<u8>>, parts: &mut Vec<Vec<u8>>| {
+        let part = Message {
+            heads: message.heads.clone(),
+            need: message.need.clone(),
+            have: message.have.clone(),
+            changes: std::mem::take(run).into(),
+            flags: None,
+            version: message.version.clone(),
+        };
+        parts.push(part.encode());
+    };
+    for change in message.changes.iter() {
+        if !run.is_empty()
+            && (run.len() == MAX_CHANGES_PER_PART
+                || run_bytes + change.len() > MAX_CHANGE_BYTES_PER_PART)
+        {
+            flush(&mut run, &mut parts);
+            run_bytes = 0;
+        }
+        run_bytes += change.len();
+        run.push(change.to_vec());
+    }
+    if !run.is_empty() {
+        flush(&mut run, &mut parts);
+    }
+    parts
 }
