@@ -130,13 +130,7 @@ impl Account {
 
     fn login(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
         let row = self.check_password(&call.prehash, call.now_ms)?;
-        http::json(
-            200,
-            &Identity {
-                user_id: row.user_id,
-                email: row.email,
-            },
-        )
+        identity(row)
     }
 
     fn change_password(&self, call: PasswordCall) -> std::result::Result<Response, ApiError> {
@@ -146,13 +140,7 @@ impl Account {
         self.sql
             .exec("UPDATE account SET phc = ? WHERE id = 1", vec![phc.into()])
             .map_err(http::internal)?;
-        http::json(
-            200,
-            &Identity {
-                user_id: row.user_id,
-                email: row.email,
-            },
-        )
+        identity(row)
     }
 
     fn delete(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
@@ -160,13 +148,7 @@ impl Account {
         self.sql
             .exec("DELETE FROM account; DELETE FROM lockout;", None)
             .map_err(http::internal)?;
-        http::json(
-            200,
-            &Identity {
-                user_id: row.user_id,
-                email: row.email,
-            },
-        )
+        identity(row)
     }
 
     /// Verifies under the per-email back-off. An unknown email verifies
@@ -249,3 +231,14 @@ impl Account {
 }
 
 const IP_POLICY: Policy = lockout::PER_IP;
+
+/// The answer of every successful credential check.
+fn identity(row: AccountRow) -> std::result::Result<Response, ApiError> {
+    http::json(
+        200,
+        &Identity {
+            user_id: row.user_id,
+            email: row.email,
+        },
+    )
+}
