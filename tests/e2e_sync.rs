@@ -173,6 +173,27 @@ fn a_change_is_pushed_to_the_other_open_socket() {
         // Let the phone hear the server's acknowledgement before the next edit.
         phone.pump(Duration::from_millis(30));
     }
+    // A deck created on the phone reaches the laptop's socket too, though
+    // the laptop has never synced that deck's document.
+    phone
+        .replica
+        .create_deck(&deck("d2", "new :: deck\n"))
+        .unwrap();
+    for m in phone.client.poll_messages(phone.replica.docs()) {
+        phone.send(m);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while laptop.state()["decks"]["d2"]["markdown"] != "new :: deck\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the new deck never reached the laptop"
+        );
+        if let Some(m) = laptop.recv(Duration::from_millis(20)) {
+            laptop.handle(m);
+        }
+        phone.pump(Duration::from_millis(20));
+    }
+
     delays.sort();
     let median = delays[delays.len() / 2];
     println!(

@@ -528,13 +528,18 @@ impl<S: Sql> UserStore<S> {
             out.push(reply);
         }
         if changed {
+            // Every other live peer hears of the change, including one that
+            // has not synced this document yet (a deck just created on
+            // another device) and one whose sync state is only stored (the
+            // object hibernated since): `state` loads or starts it.
             let others: Vec<PeerId> = self
                 .live_peers
                 .iter()
-                .filter(|p| *p != peer && self.states.contains_key(&((*p).clone(), id)))
+                .filter(|p| *p != peer)
                 .cloned()
                 .collect();
             for other in others {
+                self.state(&other, &id)?;
                 if let Some(push) = self.generate(&other, &id) {
                     out.push(push);
                 }
