@@ -3,9 +3,7 @@
 //! recomputed. The stateless check plus the store's actor check must turn
 //! every one into a result (applied or refused), never a panic.
 
-use automerge::sync::{Message, State, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, Automerge, ObjType, ROOT};
+use automerge::Automerge;
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
@@ -13,26 +11,9 @@ use myflashplay_sync::store::{sync_until_quiet, UserStore};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-fn sample_doc(actor: u8, edits: usize) -> Automerge {
-    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![actor; 16]));
-    let cards = d.put_object(ROOT, "cards", ObjType::Map).unwrap();
-    let text = d.put_object(ROOT, "markdown", ObjType::Text).unwrap();
-    d.commit();
-    for i in 0..edits {
-        let c = d.put_object(&cards, format!("c{i}"), ObjType::Map).unwrap();
-        d.put(&c, "views", automerge::ScalarValue::counter(1))
-            .unwrap();
-        let reviews = d.put_object(&c, "reviews", ObjType::List).unwrap();
-        d.insert(&reviews, 0, i as i64).unwrap();
-        d.splice_text(&text, 0, 0, "q :: a\n").unwrap();
-        d.commit();
-    }
-    d.document().clone()
-}
-
-fn doc_id() -> DocumentId {
-    DocumentId::from_bytes([4; 16])
-}
+#[path = "../wasm-client/tests/support/sync_samples.rs"]
+mod sync_samples;
+use sync_samples::{device_to_server, sample_doc};
 
 /// A store holding the server's copy, and the sync bytes a second device
 /// with its own history sends (server flags stripped, as the store does).
@@ -41,22 +22,12 @@ fn setup() -> (Automerge, Vec<Vec<u8>>) {
     let mut dev = server_doc.clone();
     let mut extra = sample_doc(1, 5);
     dev.merge(&mut extra).unwrap();
-    let mut srv = server_doc.clone();
-    let (mut sd, mut ss) = (State::new(), State::new());
-    let mut out = Vec::new();
-    for _ in 0..4 {
-        if let Some(m) = dev.generate_sync_message(&mut sd) {
-            let bytes = m.encode();
-            srv.receive_sync_message(&mut ss, Message::decode(&bytes).unwrap())
-                .unwrap();
-            out.push(bytes);
-        }
-        if let Some(mut m) = srv.generate_sync_message(&mut ss) {
-            m.flags = None;
-            dev.receive_sync_message(&mut sd, m).unwrap();
-        }
-    }
+    let out = device_to_server(&dev, &server_doc);
     (server_doc, out)
+}
+
+fn doc_id() -> DocumentId {
+    DocumentId::from_bytes([4; 16])
 }
 
 fn store_with(doc: &Automerge) -> UserStore<Sqlite> {

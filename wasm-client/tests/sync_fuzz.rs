@@ -2,50 +2,18 @@
 //! panic, and what passes the check never panics Automerge.
 
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, Automerge, ObjType, ROOT};
+use automerge::Automerge;
 use myflashplay_client::sync::{check_sync_message, Limits, RepoMessage};
 use proptest::prelude::*;
 
-/// A deck-like document with a few changes: map, list, text, counter.
-fn sample_doc(actor: u8, edits: usize) -> Automerge {
-    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![actor; 16]));
-    let cards = d.put_object(ROOT, "cards", ObjType::Map).unwrap();
-    let text = d.put_object(ROOT, "markdown", ObjType::Text).unwrap();
-    d.commit();
-    for i in 0..edits {
-        let c = d.put_object(&cards, format!("c{i}"), ObjType::Map).unwrap();
-        d.put(&c, "views", automerge::ScalarValue::counter(1))
-            .unwrap();
-        let reviews = d.put_object(&c, "reviews", ObjType::List).unwrap();
-        d.insert(&reviews, 0, i as i64).unwrap();
-        d.splice_text(&text, 0, 0, "q :: a\n").unwrap();
-        d.commit();
-    }
-    d.document().clone()
-}
+#[path = "support/sync_samples.rs"]
+mod sync_samples;
+use sync_samples::{device_to_server, sample_doc};
 
-/// Messages a device sends to a server that strips its own flags (so the
-/// device sends change chunks), and the server's document before them.
+/// Messages a device sends to a server, and the server's document before them.
 fn device_messages() -> (Automerge, Vec<Vec<u8>>) {
-    let device = sample_doc(1, 6);
     let server = sample_doc(2, 2);
-    let (mut sd, mut ss) = (State::new(), State::new());
-    let mut srv = server.clone();
-    let mut dev = device.clone();
-    let mut out = Vec::new();
-    for _ in 0..4 {
-        if let Some(m) = dev.generate_sync_message(&mut sd) {
-            let bytes = m.encode();
-            srv.receive_sync_message(&mut ss, Message::decode(&bytes).unwrap())
-                .unwrap();
-            out.push(bytes);
-        }
-        if let Some(mut m) = srv.generate_sync_message(&mut ss) {
-            m.flags = None;
-            dev.receive_sync_message(&mut sd, m).unwrap();
-        }
-    }
+    let out = device_to_server(&sample_doc(1, 6), &server);
     (server, out)
 }
 
