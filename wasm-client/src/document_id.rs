@@ -65,12 +65,16 @@ impl std::str::FromStr for DocumentId {
         if s.is_empty() || s.len() > Self::MAX_TEXT_LEN {
             return Err(DocumentIdError::NotBs58Check);
         }
-        let bytes = bs58::decode(s)
-            .with_check(None)
+        let raw = bs58::decode(s)
             .into_vec()
             .map_err(|_| DocumentIdError::NotBs58Check)?;
+        let (bytes, sum) = raw
+            .split_last_chunk::<4>()
+            .ok_or(DocumentIdError::NotBs58Check)?;
+        if *sum != checksum(bytes) {
+            return Err(DocumentIdError::NotBs58Check);
+        }
         let arr: [u8; 16] = bytes
-            .as_slice()
             .try_into()
             .map_err(|_| DocumentIdError::WrongLength(bytes.len()))?;
         Ok(Self(arr))
@@ -79,8 +83,22 @@ impl std::str::FromStr for DocumentId {
 
 impl fmt::Display for DocumentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&bs58::encode(self.0).with_check().into_string())
+        let mut raw = [0u8; 20];
+        raw[..16].copy_from_slice(&self.0);
+        raw[16..].copy_from_slice(&checksum(&self.0));
+        f.write_str(&bs58::encode(raw).into_string())
     }
+}
+
+/// The bs58check checksum: the first 4 bytes of SHA-256(SHA-256(payload)).
+/// Computed here with the `sha2` that Automerge already links, instead of
+/// `bs58`'s `check` feature, which would link a second `sha2` into the
+/// browser wasm.
+fn checksum(payload: &[u8]) -> [u8; 4] {
+    let twice = Sha256::digest(Sha256::digest(payload));
+    let mut out = [0u8; 4];
+    out.copy_from_slice(&twice[..4]);
+    out
 }
 
 impl fmt::Debug for DocumentId {
@@ -110,6 +128,7 @@ mod tests {
     fn round_trip() {
         let id = DocumentId::from_bytes([7; 16]);
         let s = id.to_string();
+        assert_eq!(s, bs58::encode([7u8; 16]).with_check().into_string());
         assert_eq!(s.parse::<DocumentId>().unwrap(), id);
         assert_eq!(id.url().parse::<DocumentId>().unwrap(), id);
     }
