@@ -1,5 +1,5 @@
 # The two commands of the README: `make dev` and `make test`.
-.PHONY: dev test bootstrap build bench lint web demo
+.PHONY: dev test bootstrap build bench lint web demo wasm-size
 
 dev:
 	bash scripts/dev.sh
@@ -19,9 +19,14 @@ web:
 demo:
 	bash scripts/demo.sh
 
+# The browser wasm against the floor Automerge alone sets.
+wasm-size:
+	bash scripts/wasm-size.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features e2e -- -D warnings
 	cargo clippy -p myflashplay-sync --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p myflashplay-client --target wasm32-unknown-unknown --features js -- -D warnings
+	cargo clippy -p myflashplay-wasm-floor --target wasm32-unknown-unknown -- -D warnings
