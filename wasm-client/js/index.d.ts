@@ -187,6 +187,12 @@ export interface ExportData {
 
 /** Where a device keeps its documents, tokens and sync state. */
 export interface SyncStorage {
+  /**
+   * Names the stored data for the Web Locks by which clients sharing it
+   * (a browser profile's tabs) coordinate: same id, same data. Storages
+   * without an id share the name `storage`.
+   */
+  readonly id?: string;
   get(key: string): Promise<Uint8Array | string | undefined>;
   set(key: string, value: Uint8Array | string): Promise<void>;
   delete(key: string): Promise<void>;

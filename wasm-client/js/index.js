@@ -70,6 +70,48 @@ const unhex = (s) => new Uint8Array(s.match(/../g).map((h) => parseInt(h, 16)));
 const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Tabs. Every client open on one storage (a browser profile's tabs) holds a
+// slot of its own through the Web Locks API: its own actor, peer id,
+// document copies and sync state. Tabs thus never overwrite each other's
+// saved documents nor make changes under one actor, and a tab opened later
+// takes in what a closed tab left unsent. Without Web Locks (Node): slot 0.
+const MAX_SLOTS = 64;
+
+const lockName = (storage, name) => `myflashplay-sync:${storage.id ?? 'storage'}:${name}`;
+
+/** Runs `fn` holding the exclusive lock `name` of `storage`. */
+function withLock(storage, name, fn) {
+  const locks = globalThis.navigator?.locks;
+  return locks ? locks.request(lockName(storage, name), fn) : fn();
+}
+
+/**
+ * Runs `fn` holding slot `slot`'s lock if no client holds it now; false
+ * (without running it) if one does.
+ */
+async function ifIdle(storage, slot, fn) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return false;
+  return locks.request(lockName(storage, `slot:${slot}`), { ifAvailable: true },
+    async (lock) => (lock ? (await fn(), true) : false));
+}
+
+/** The first free slot, held until `release()`. */
+async function claimSlot(storage) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return { slot: 0, release() {} };
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const claimed = await new Promise((resolve, reject) => {
+      locks.request(lockName(storage, `slot:${slot}`), { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((release) => resolve({ slot, release }));
+      }).catch(reject);
+    });
+    if (claimed) return claimed;
+  }
+  throw new SyncClientError('storage', `more than ${MAX_SLOTS} clients share this storage`);
+}
+
 function entriesOf(input) {
   // A Storage (window.localStorage) or a plain key → string object.
   if (input && typeof input.key === 'function' && typeof input.length === 'number') {
@@ -98,6 +140,8 @@ export class SyncClient {
   #WebSocket;
   #deviceName;
   #identity;
+  #slot;
+  #releaseSlot;
   #session = null;
   #device = null;
   #status = 'offline';
@@ -127,6 +171,8 @@ export class SyncClient {
     this.#WebSocket = parts.WebSocket;
     this.#deviceName = parts.deviceName;
     this.#identity = parts.identity;
+    this.#slot = parts.slot;
+    this.#releaseSlot = parts.release;
   }
 
   /** Opens the local storage and, if a session was saved, the user's data. */
@@ -142,10 +188,11 @@ export class SyncClient {
     } else if (typeof store === 'string') {
       store = indexedDbStorage(store);
     }
-    let identity = parseJson(await store.get('device'));
+    const { slot, release } = await claimSlot(store);
+    let identity = parseJson(await store.get(`device/${slot}`));
     if (!identity?.actor || !identity?.peerId) {
       identity = { actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` };
-      await store.set('device', JSON.stringify(identity));
+      await store.set(`device/${slot}`, JSON.stringify(identity));
     }
     const ws = 'WebSocket' in (options ?? {}) ? options.WebSocket : globalThis.WebSocket;
     const client = new SyncClient(OPEN_KEY, {
@@ -155,6 +202,8 @@ export class SyncClient {
       WebSocket: ws ?? null,
       deviceName: deviceName ?? 'web',
       identity,
+      slot,
+      release,
     });
     const session = parseJson(await store.get('session'));
     if (session?.userId && session?.refreshToken) {
@@ -280,14 +329,29 @@ export class SyncClient {
     return this.#refresh();
   }
 
-  /** Rotates the tokens (deduplicated: one refresh at a time). */
+  /**
+   * Rotates the tokens: one refresh at a time in this client, and across
+   * the tabs sharing its storage (which share the login): under their
+   * common lock, a token another tab already rotated is taken from storage
+   * instead of being spent again, which the server would take for a stolen
+   * token and answer by ending the session.
+   */
   #refresh() {
-    this.#refreshing ??= (async () => {
-      const refreshToken = this.#session?.refreshToken;
-      if (!refreshToken) throw new SyncClientError('unauthorized', 'not logged in');
+    this.#refreshing ??= withLock(this.#storage, 'refresh', async () => {
+      await this.#writes;
+      const mine = this.#session;
+      if (!mine?.refreshToken) throw new SyncClientError('unauthorized', 'not logged in');
+      const stored = parseJson(await this.#storage.get('session'));
+      if (stored?.userId === mine.userId && stored.refreshToken && stored.refreshToken !== mine.refreshToken) {
+        this.#session = stored;
+        this.#scheduleRefresh();
+        if (stored.expiresAt - Date.now() > this.#margin()) return stored.accessToken;
+      }
+      const refreshToken = this.#session.refreshToken;
       try {
         const t = await this.#api('POST', '/auth/refresh', { refresh_token: refreshToken }, false);
         if (this.#session?.refreshToken === refreshToken) this.#setTokens(t);
+        await this.#writes;
         return this.#session.accessToken;
       } catch (e) {
         if (e instanceof SyncClientError && e.status === 401) {
@@ -295,10 +359,10 @@ export class SyncClient {
           this.#setStatus('error', e);
         }
         throw e;
-      } finally {
-        this.#refreshing = null;
       }
-    })();
+    }).finally(() => {
+      this.#refreshing = null;
+    });
     return this.#refreshing;
   }
 
@@ -616,32 +680,69 @@ export class SyncClient {
 
   // --------------------------------------------------------- local store
 
+  /**
+   * Opens the user's documents: this slot's copies, merged with those of
+   * the other slots. A slot no client holds is taken in for good: its
+   * documents are merged, saved in this slot, and only then deleted.
+   */
   async #openDevice() {
     const { userId } = this.#session;
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
-    const prefix = `u/${userId}/doc/`;
-    for (const key of await this.#storage.keys(prefix)) {
-      const bytes = await this.#storage.get(key);
-      try {
-        core(() => device.loadDocument(key.slice(prefix.length), bytes));
-      } catch (e) {
-        // A damaged local copy: the server's copy comes back on sync.
-        this.#emit('error', e);
-      }
+    const userPrefix = `u/${userId}/`;
+    const slots = new Map();
+    for (const key of await this.#storage.keys(userPrefix)) {
+      const m = /^s(\d+)\/doc\/(.+)$/.exec(key.slice(userPrefix.length));
+      if (!m) continue;
+      const slot = Number(m[1]);
+      if (!slots.has(slot)) slots.set(slot, []);
+      slots.get(slot).push({ key, id: m[2] });
     }
-    const state = await this.#storage.get(`u/${userId}/sync`);
+    const loadSlot = async (docs) => {
+      for (const { key, id } of docs) {
+        const bytes = await this.#storage.get(key);
+        if (bytes === undefined) continue;
+        try {
+          core(() => device.loadDocument(id, bytes));
+        } catch (e) {
+          // A damaged local copy: the server's copy comes back on sync.
+          this.#emit('error', e);
+        }
+      }
+    };
+    await loadSlot(slots.get(this.#slot) ?? []);
+    const state = await this.#storage.get(`${this.#prefix(userId)}sync`);
     if (typeof state === 'string') {
       try { core(() => device.setSyncState(state)); } catch (e) { this.#emit('error', e); }
     }
     this.#device?.free();
     this.#device = device;
+    for (const [slot, docs] of slots) {
+      if (slot === this.#slot) continue;
+      const idle = await ifIdle(this.#storage, slot, async () => {
+        // Listed again under the lock: the slot's last client may have
+        // saved more before it let go.
+        const prefix = `${userPrefix}s${slot}/`;
+        const keys = await this.#storage.keys(prefix);
+        await loadSlot(keys.filter((k) => k.startsWith(`${prefix}doc/`))
+          .map((key) => ({ key, id: key.slice(prefix.length + 4) })));
+        this.#persist();
+        await this.#writes;
+        for (const key of keys) await this.#storage.delete(key);
+      });
+      if (!idle) await loadSlot(docs);
+    }
     this.#persist();
+  }
+
+  /** This client's keys of the user's data. */
+  #prefix(userId) {
+    return `u/${userId}/s${this.#slot}/`;
   }
 
   /** Queues the changed documents and the sync state for local storage. */
   #persist() {
     if (!this.#device || !this.#session) return;
-    const prefix = `u/${this.#session.userId}/`;
+    const prefix = this.#prefix(this.#session.userId);
     for (const [id, bytes] of this.#device.takeDirty()) this.#queueWrite(`${prefix}doc/${id}`, bytes);
     this.#queueWrite(`${prefix}sync`, this.#device.syncState());
   }
@@ -727,6 +828,7 @@ export class SyncClient {
     await this.#writes;
     this.#device?.free();
     this.#device = null;
+    this.#releaseSlot();
   }
 }
 

@@ -1,5 +1,7 @@
 // Local storage for the sync client: a small async key → value store.
 // Values are strings (JSON) or Uint8Array (saved Automerge documents).
+// `id` names the store for the Web Locks that clients sharing it (tabs)
+// coordinate with: equal ids, same data.
 
 /** IndexedDB, one database per name (one object store `kv`). Browsers. */
 export function indexedDbStorage(name = 'myflashplay-sync') {
@@ -26,6 +28,7 @@ export function indexedDbStorage(name = 'myflashplay-sync') {
     });
   };
   return {
+    id: `indexeddb:${name}`,
     get: (key) => run('readonly', (s) => s.get(key)),
     set: async (key, value) => { await run('readwrite', (s) => s.put(value, key)); },
     delete: async (key) => { await run('readwrite', (s) => s.delete(key)); },
@@ -42,6 +45,7 @@ export function memoryStorage() {
   const map = new Map();
   const copy = (v) => (v instanceof Uint8Array ? v.slice() : v);
   return {
+    id: `memory:${crypto.randomUUID()}`,
     get: async (key) => copy(map.get(key)),
     set: async (key, value) => { map.set(key, copy(value)); },
     delete: async (key) => { map.delete(key); },

@@ -1,0 +1,139 @@
+// Two tabs of one browser profile (one browser context: one IndexedDB, one
+// stored login) in headless Chromium: the learner opens the app twice.
+// Both tabs go offline, both edit the same deck and review the same card,
+// one tab is closed while still offline; back online, a tab opened later
+// uploads what the closed tab left, and another device sees every edit and
+// both reviews. Access tokens live 6 s here, so both tabs rotate the shared
+// refresh token many times on the way: neither may be logged out.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { startWorker } from '../e2e/harness.mjs';
+import { startStatic } from '../../wasm-client/demo/serve.mjs';
+
+let w;
+let web;
+let browser;
+
+before(async () => {
+  web = await startStatic({ server: null });
+  w = await startWorker({
+    vars: {
+      JWT_SECRET: crypto.randomBytes(32).toString('base64url'),
+      ALLOWED_ORIGINS: web.url,
+      ACCESS_TOKEN_TTL_SECS: '6',
+    },
+  });
+  web.setServer(w.url);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await web?.close();
+  await w?.stop();
+});
+
+async function tab(context, name) {
+  const page = await context.newPage();
+  const errors = [];
+  const t = { page, errors, refreshes: 0 };
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('request', (r) => { if (r.url().endsWith('/auth/refresh')) t.refreshes += 1; });
+  await page.goto(`${web.url}/device.html?name=${name}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  // Every error the client reports, kept for the assertions.
+  await page.evaluate(() => {
+    window.clientErrors = [];
+    window.demo.client.on('error', (e) => window.clientErrors.push(`${e?.code ?? ''} ${e?.message ?? e}`));
+  });
+  return t;
+}
+
+const markdownOf = (t, deckId) => t.page.evaluate((id) => window.demo.client.deck(id)?.markdown ?? null, deckId);
+const synced = (t) => t.page.waitForSelector('#status[data-status="synced"]', { timeout: 30_000 });
+const settled = (t) => t.page.waitForFunction(() => window.demo.client.pendingChanges === 0, null, { timeout: 20_000 });
+
+test('two tabs of one browser: offline edits of both reach the server, tokens rotate without a logout', async () => {
+  const email = `tabs.${Date.now()}@example.com`;
+  const context = await browser.newContext({ viewport: { width: 640, height: 720 } });
+  const a = await tab(context, 'Kid');
+  await a.page.fill('#email', email);
+  await a.page.click('#register');
+  await synced(a);
+  await a.page.click('#new-deck');
+  const deckId = await a.page.$eval('#deck-select', (s) => s.value);
+  await settled(a);
+
+  // The second tab finds the stored login and the deck.
+  const b = await tab(context, 'Kid');
+  await b.page.waitForFunction((id) => window.demo.client.deck(id) !== undefined, deckId, { timeout: 30_000 });
+  await synced(b);
+  assert.notEqual(await a.page.evaluate(() => window.demo.client.peerId),
+    await b.page.evaluate(() => window.demo.client.peerId), 'each tab is its own peer');
+
+  // Both tabs offline; both edit the deck and review the same card.
+  await context.setOffline(true);
+  for (const t of [a, b]) await t.page.waitForSelector('#status[data-status="offline"]', { timeout: 10_000 });
+  const editOn = async (t, text) => {
+    await t.page.fill('#markdown', text);
+    await t.page.click('#save');
+  };
+  await editOn(a, '# Farm Animals\n\nCow :: Moo\n\nSheep :: Baa\n\nPig :: Oink\n');
+  await editOn(b, '# Farm Animals\n\nHorse :: Neigh\n\nCow :: Moo\n\nSheep :: Baa\n');
+  await a.page.click('li[data-card="card-cow"] button');
+  await b.page.click('li[data-card="card-cow"] button');
+  for (const t of [a, b]) await t.page.evaluate(() => window.demo.client.flushStorage());
+  // The tab closes before it could send anything.
+  await b.page.close();
+
+  // Back online (the access token expired meanwhile): tab A sends its part.
+  await context.setOffline(false);
+  await synced(a);
+  await settled(a);
+  // A tab opened later picks up what the closed tab left, and sends it.
+  const c = await tab(context, 'Kid');
+  await synced(c);
+  await settled(c);
+
+  // Another device sees every edit and both reviews.
+  const other = await browser.newContext();
+  const d = await tab(other, 'Phone');
+  await d.page.fill('#email', email);
+  await d.page.click('#login');
+  await synced(d);
+  const merged = '# Farm Animals\n\nHorse :: Neigh\n\nCow :: Moo\n\nSheep :: Baa\n\nPig :: Oink\n';
+  await d.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
+    [deckId, merged], { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`other device: ${JSON.stringify(await markdownOf(d, deckId))}: ${e.message}`);
+  });
+  await d.page.waitForFunction(() => (window.demo.client.progress()['card-cow']?.stats.views ?? 0) === 2,
+    null, { timeout: 30_000 });
+  for (const t of [a, c]) {
+    await t.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
+      [deckId, merged], { timeout: 30_000 });
+  }
+
+  // Tokens rotated in both tabs for the whole run: wait past two more
+  // lifetimes with both tabs open and online, then both are still logged in.
+  await new Promise((r) => setTimeout(r, 13_000));
+  for (const t of [a, c]) {
+    assert.ok(await t.page.evaluate(() => window.demo.client.user !== null), 'still logged in');
+    await synced(t);
+    const errors = await t.page.evaluate(() => window.clientErrors);
+    assert.deepEqual(errors.filter((e) => /unauthorized|revoked|token/i.test(e)), []);
+  }
+  for (const t of [a, c, d]) assert.deepEqual(t.errors, []);
+  // The shared token did rotate while both tabs were open (a tab that
+  // finds it already rotated by the other takes it from storage).
+  assert.ok(a.refreshes + c.refreshes >= 3, `refreshes: A ${a.refreshes}, C ${c.refreshes}`);
+  console.log(`# token refreshes: tab A ${a.refreshes}, tab B ${b.refreshes}, tab C ${c.refreshes}`);
+  await other.close();
+  await context.close();
+});
