@@ -132,6 +132,49 @@ test('offline edits survive a restart and merge with concurrent edits on reconne
   await Promise.all([a.close(), b2.close()]);
 });
 
+test('an edit reaches the server only once it is in local storage (WebSocket and HTTP)', async () => {
+  // Were it sent first, a tab killed before its save completes would leave
+  // the server a change this device's next start does not have, under the
+  // actor it reuses: its next change would collide with it.
+  for (const [transport, opts] of [['ws', {}], ['http', { WebSocket: null }]]) {
+    const e = email();
+    const store = memoryStorage();
+    let gate = null;
+    const held = {
+      ...store,
+      // While `gate` is set, saving a document hangs (a slow or dying disk).
+      set: async (key, value) => {
+        if (gate && key.includes('/doc/')) await gate.promise;
+        return store.set(key, value);
+      },
+    };
+    const a = await open({ storage: held, ...opts });
+    await a.register(e, PASSWORD);
+    a.createDeck({ id: 'd1', name: 'Colors', emoji: '🎨', markdown: 'Red :: Rojo\n' });
+    a.connect();
+    await a.synced();
+    const b = await open(opts);
+    await b.login(e, PASSWORD);
+    b.connect();
+    await b.synced();
+
+    let release;
+    gate = { promise: new Promise((r) => { release = r; }) };
+    a.editMarkdown('d1', 'Red :: Rojo\nBlue :: Azul\n');
+    a.recordReview({ deckId: 'd1', cardId: 'c-red', correct: true, responseMs: 700 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await b.syncNow();
+    assert.equal(b.deck('d1').markdown, 'Red :: Rojo\n', `${transport}: sent before it was saved`);
+    assert.equal(b.progress()['c-red'], undefined, `${transport}: review sent before it was saved`);
+
+    gate = null;
+    release();
+    await waitFor(`${transport}: the edit once saved`,
+      () => b.deck('d1').markdown === 'Red :: Rojo\nBlue :: Azul\n' && b.progress()['c-red']?.stats.views === 1);
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
 /** A WebSocket that never gets through (a proxy that blocks upgrades). */
 class BlockedWebSocket {
   constructor() {

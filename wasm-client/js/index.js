@@ -521,7 +521,7 @@ export class SyncClient {
     }
     if (received.kind === 'peer') {
       this.#wsFailures = 0;
-      this.#send(ws, [this.#device.start()]);
+      this.#whenSaved(ws, () => this.#send(ws, [this.#device.start()]));
     }
     if (received.kind === 'changes') this.#roundAnswered = true;
     this.#afterReceive(ws, received.changed);
@@ -542,29 +542,54 @@ export class SyncClient {
   }
 
   #afterReceive(ws, changed) {
-    this.#drain(ws);
     this.#persist();
     if (changed) this.#emit('change', { origin: 'remote' });
-    clearTimeout(this.#stallTimer);
-    if (this.#roundAnswered && this.#device.isQuiet()) {
-      this.#setStatus('synced');
-      this.#progressed();
-      return;
-    }
-    if (this.#status !== 'synced') this.#setStatus('connecting');
-    this.#progressed();
-    this.#stallTimer = setTimeout(() => {
-      if (this.#ws === ws && this.#device && !this.#device.isQuiet()) {
-        this.#send(ws, [this.#device.start()]);
-        this.#drain(ws);
+    this.#whenSaved(ws, () => {
+      this.#drain(ws);
+      this.#persist();
+      clearTimeout(this.#stallTimer);
+      if (this.#roundAnswered && this.#device.isQuiet()) {
+        this.#setStatus('synced');
+        this.#progressed();
+        return;
       }
-    }, STALL_MS);
+      if (this.#status !== 'synced') this.#setStatus('connecting');
+      this.#progressed();
+      this.#stallTimer = setTimeout(() => {
+        this.#whenSaved(ws, () => {
+          if (this.#device.isQuiet()) return;
+          this.#send(ws, [this.#device.start()]);
+          this.#drain(ws);
+        });
+      }, STALL_MS);
+    });
+  }
+
+  /**
+   * Resolves once every local write queued so far (and any queued while
+   * waiting) is done. Nothing leaves this device before it is saved here:
+   * otherwise a tab killed in between would leave the server a change the
+   * next start does not have, under the actor that start reuses.
+   */
+  async #saved() {
+    let writes;
+    do {
+      writes = this.#writes;
+      await writes;
+    } while (writes !== this.#writes);
+  }
+
+  /** Runs `fn` once saved, if `ws` is still this client's open socket. */
+  #whenSaved(ws, fn) {
+    this.#saved().then(() => {
+      if (this.#ws === ws && ws.readyState === 1 && this.#device) fn();
+    });
   }
 
   /** After a local edit: send it now if a transport is up. */
   #flush() {
     if (this.#ws && this.#ws.readyState === 1 && this.#roundAnswered) {
-      this.#drain(this.#ws);
+      this.#whenSaved(this.#ws, () => this.#drain(this.#ws));
     } else if (this.#wanted && !this.#ws && this.#online() && this.#status !== 'error') {
       clearTimeout(this.#pollTimer);
       this.#pollTimer = setTimeout(() => this.#pollHttp(), 50);
@@ -617,6 +642,8 @@ export class SyncClient {
       try {
         let first = true;
         for (let i = 0; i < HTTP_MAX_ROUND_TRIPS; i++) {
+          await this.#saved();
+          if (!this.#device) return;
           const body = this.#device.pollBatch(first);
           first = false;
           if (!body) break;
