@@ -6,50 +6,19 @@
 // Screenshot: test-artifacts/two-devices.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startWorker, root } from '../e2e/harness.mjs';
-import { startStatic } from '../../wasm-client/demo/serve.mjs';
+import { root } from '../e2e/harness.mjs';
+import { startDemo } from './demo-env.mjs';
 
 const artifacts = path.join(root, 'test-artifacts');
-let w;
-let web;
-let browser;
-
-before(async () => {
-  // The static server's origin must be allowed by CORS: start it first
-  // on a known port, then the Worker with that origin.
-  web = await startStatic({ server: null });
-  w = await startWorker({
-    vars: { JWT_SECRET: crypto.randomBytes(32).toString('base64url'), ALLOWED_ORIGINS: web.url },
-  });
-  web.setServer(w.url);
-  // playwright-core gives every launch a new empty --user-data-dir of its
-  // own (it refuses the flag in `args`).
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await web?.close();
-  await w?.stop();
-});
+let demo;
+before(async () => { demo = await startDemo(); });
+after(async () => { await demo?.stop(); });
 
 async function device(name) {
-  const context = await browser.newContext({ viewport: { width: 640, height: 720 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  await page.goto(`${web.url}/device.html?name=${name}`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-  return { name, context, page, errors };
+  const context = await demo.browser.newContext({ viewport: { width: 640, height: 720 } });
+  return demo.openDevice(context, name);
 }
 
 const status = (d) => d.page.textContent('#status');
@@ -132,7 +101,7 @@ test('two devices, one offline: the deck edits merge and both reviews count', as
   fs.writeFileSync(path.join(artifacts, 'two-devices-tablet.png'), shots[0]);
   fs.writeFileSync(path.join(artifacts, 'two-devices-laptop.png'), shots[1]);
   // Both devices side by side in one picture: the demo's pair page.
-  const pair = await browser.newContext({ viewport: { width: 1300, height: 820 } });
+  const pair = await demo.browser.newContext({ viewport: { width: 1300, height: 820 } });
   const pp = await pair.newPage();
   await pp.setContent(`<body style="margin:0;display:flex;gap:8px">${shots.map((s) =>
     `<img style="width:640px" src="data:image/png;base64,${s.toString('base64')}">`).join('')}</body>`);

@@ -7,54 +7,12 @@
 // refresh token many times on the way: neither may be logged out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startWorker } from '../e2e/harness.mjs';
-import { startStatic } from '../../wasm-client/demo/serve.mjs';
+import { startDemo } from './demo-env.mjs';
 
-let w;
-let web;
-let browser;
-
-before(async () => {
-  web = await startStatic({ server: null });
-  w = await startWorker({
-    vars: {
-      JWT_SECRET: crypto.randomBytes(32).toString('base64url'),
-      ALLOWED_ORIGINS: web.url,
-      ACCESS_TOKEN_TTL_SECS: '6',
-    },
-  });
-  web.setServer(w.url);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await web?.close();
-  await w?.stop();
-});
-
-async function tab(context, name) {
-  const page = await context.newPage();
-  const errors = [];
-  const t = { page, errors, refreshes: 0 };
-  page.on('pageerror', (e) => errors.push(e));
-  page.on('request', (r) => { if (r.url().endsWith('/auth/refresh')) t.refreshes += 1; });
-  await page.goto(`${web.url}/device.html?name=${name}`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-  // Every error the client reports, kept for the assertions.
-  await page.evaluate(() => {
-    window.clientErrors = [];
-    window.demo.client.on('error', (e) => window.clientErrors.push(`${e?.code ?? ''} ${e?.message ?? e}`));
-  });
-  return t;
-}
+let demo;
+before(async () => { demo = await startDemo({ ACCESS_TOKEN_TTL_SECS: '6' }); });
+after(async () => { await demo?.stop(); });
+const tab = (context, name) => demo.openDevice(context, name);
 
 const markdownOf = (t, deckId) => t.page.evaluate((id) => window.demo.client.deck(id)?.markdown ?? null, deckId);
 const synced = (t) => t.page.waitForSelector('#status[data-status="synced"]', { timeout: 30_000 });
@@ -62,7 +20,7 @@ const settled = (t) => t.page.waitForFunction(() => window.demo.client.pendingCh
 
 test('two tabs of one browser: offline edits of both reach the server, tokens rotate without a logout', async () => {
   const email = `tabs.${Date.now()}@example.com`;
-  const context = await browser.newContext({ viewport: { width: 640, height: 720 } });
+  const context = await demo.browser.newContext({ viewport: { width: 640, height: 720 } });
   const a = await tab(context, 'Kid');
   await a.page.fill('#email', email);
   await a.page.click('#register');
@@ -103,7 +61,7 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
   await settled(c);
 
   // Another device sees every edit and both reviews.
-  const other = await browser.newContext();
+  const other = await demo.browser.newContext();
   const d = await tab(other, 'Phone');
   await d.page.fill('#email', email);
   await d.page.click('#login');
