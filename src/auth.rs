@@ -6,6 +6,7 @@
 
 pub mod bodies;
 pub mod email;
+mod hs256;
 pub mod lockout;
 pub mod password;
 pub mod refresh;

@@ -63,6 +63,7 @@ pub fn issue(
         iat: now_secs,
         exp: now_secs + ttl_secs,
     };
+    super::hs256::install();
     let token = encode(
         &Header::new(Algorithm::HS256),
         &claims,
@@ -77,6 +78,7 @@ pub fn verify(secret: &Secret, token: &str, now_secs: u64) -> Result<Claims, Aut
     if token.len() > 4096 {
         return Err(AuthError::InvalidToken);
     }
+    super::hs256::install();
     let mut v = Validation::new(Algorithm::HS256);
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
