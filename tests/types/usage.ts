@@ -28,6 +28,16 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   await init();
   const hashed: string = await prehash('kid@example.com', 'secret');
   const storage: SyncStorage = typeof indexedDB === 'undefined' ? memoryStorage() : indexedDbStorage('myflashplay-sync');
+  // An app's own storage: the id names it for the tabs' Web Locks.
+  const map = new Map<string, Uint8Array | string>();
+  const own: SyncStorage = {
+    id: 'app-store',
+    get: async (k) => map.get(k),
+    set: async (k, v) => { map.set(k, v); },
+    delete: async (k) => { map.delete(k); },
+    keys: async (prefix) => [...map.keys()].filter((k) => k.startsWith(prefix)),
+  };
+  const storageId: string | undefined = own.id ?? storage.id;
   const options: SyncClientOptions = { server: 'https://sync.example', storage, deviceName: 'tablet', autoConnect: false };
   const client = await SyncClient.open(options);
   const offStatus = client.on('status', (s: SyncStatus, detail?: SyncClientError) => {
@@ -99,5 +109,6 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   await client.flushStorage();
   await client.logout({ keepLocalData: false });
   await client.close();
+  console.log(storageId);
   return all;
 }
