@@ -28,13 +28,14 @@ export async function startDemo(vars = {}) {
    * A demo device page in `context`, ready. Keeps the page's uncaught
    * errors (`errors`), counts its token refreshes (`refreshes`), and
    * collects what its client reports as errors in `window.clientErrors`.
+   * `query` is appended to the page's URL (e.g. `&server=...`).
    */
-  async function openDevice(context, name) {
+  async function openDevice(context, name, query = '') {
     const page = await context.newPage();
     const d = { name, context, page, errors: [], refreshes: 0 };
     page.on('pageerror', (e) => d.errors.push(e));
     page.on('request', (r) => { if (r.url().endsWith('/auth/refresh')) d.refreshes += 1; });
-    await page.goto(`${web.url}/device.html?name=${name}`);
+    await page.goto(`${web.url}/device.html?name=${name}${query}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
     await page.evaluate(() => {
       window.clientErrors = [];

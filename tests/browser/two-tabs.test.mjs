@@ -95,3 +95,54 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
   await other.close();
   await context.close();
 });
+
+test('a closed tab\'s newer copy taken in by a later tab survives in storage', async () => {
+  const email = `tabs2.${Date.now()}@example.com`;
+  const context = await demo.browser.newContext();
+  const a = await tab(context, 'Kid');
+  await a.page.fill('#email', email);
+  await a.page.click('#register');
+  await synced(a);
+  await a.page.click('#new-deck');
+  const deckId = await a.page.$eval('#deck-select', (s) => s.value);
+  await settled(a);
+  const b = await tab(context, 'Kid');
+  await b.page.waitForFunction((id) => window.demo.client.user && window.demo.client.deck(id) !== undefined,
+    deckId, { timeout: 30_000 });
+  // A closes: its slot keeps the first version. B, disconnected, edits and
+  // closes: its slot keeps the newer version, which nobody sent.
+  await a.page.evaluate(() => window.demo.client.flushStorage());
+  await a.page.close();
+  await b.page.click('#toggle-online');
+  await b.page.waitForSelector('#status[data-status="offline"]', { timeout: 10_000 });
+  const edited = '# Farm Animals\n\nCow :: Moo\n\nSheep :: Baa\n\nGoat :: Meh\n';
+  await b.page.fill('#markdown', edited);
+  await b.page.click('#save');
+  await b.page.evaluate(() => window.demo.client.flushStorage());
+  await b.page.close();
+
+  // With no server reachable, C takes A's slot and takes in B's, then
+  // closes; D then finds the newer version in storage alone.
+  const unreachable = '&server=http://127.0.0.1:9';
+  for (const name of ['C', 'D']) {
+    const t = await tab(context, 'Kid', unreachable);
+    assert.equal(await markdownOf(t, deckId), edited, `tab ${name}`);
+    await t.page.evaluate(() => window.demo.client.flushStorage());
+    assert.deepEqual(t.errors, []);
+    await t.page.close();
+  }
+  // A tab with the server sends it; another device sees it.
+  const e = await tab(context, 'Kid');
+  await synced(e);
+  await settled(e);
+  const other = await demo.browser.newContext();
+  const f = await tab(other, 'Phone');
+  await f.page.fill('#email', email);
+  await f.page.click('#login');
+  await synced(f);
+  await f.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
+    [deckId, edited], { timeout: 30_000 });
+  for (const t of [e, f]) assert.deepEqual(t.errors, []);
+  await other.close();
+  await context.close();
+});

@@ -159,6 +159,8 @@ export class SyncClient {
   #refreshing = null;
   #httpBusy = null;
   #writes = Promise.resolve();
+  /** Local writes that failed so far. */
+  #writeFailures = 0;
   #onOnline = () => { if (this.#wanted) this.#reconnectNow(); };
   #onOffline = () => this.#goOffline();
 
@@ -724,19 +726,19 @@ export class SyncClient {
       if (!slots.has(slot)) slots.set(slot, []);
       slots.get(slot).push({ key, id: m[2] });
     }
-    const loadSlot = async (docs) => {
+    const loadSlot = async (docs, own) => {
       for (const { key, id } of docs) {
         const bytes = await this.#storage.get(key);
         if (bytes === undefined) continue;
         try {
-          core(() => device.loadDocument(id, bytes));
+          core(() => device.loadDocument(id, bytes, own));
         } catch (e) {
           // A damaged local copy: the server's copy comes back on sync.
           this.#emit('error', e);
         }
       }
     };
-    await loadSlot(slots.get(this.#slot) ?? []);
+    await loadSlot(slots.get(this.#slot) ?? [], true);
     const state = await this.#storage.get(`${this.#prefix(userId)}sync`);
     if (typeof state === 'string') {
       try { core(() => device.setSyncState(state)); } catch (e) { this.#emit('error', e); }
@@ -751,12 +753,15 @@ export class SyncClient {
         const prefix = `${userPrefix}s${slot}/`;
         const keys = await this.#storage.keys(prefix);
         await loadSlot(keys.filter((k) => k.startsWith(`${prefix}doc/`))
-          .map((key) => ({ key, id: key.slice(prefix.length + 4) })));
+          .map((key) => ({ key, id: key.slice(prefix.length + 4) })), false);
+        const failures = this.#writeFailures;
         this.#persist();
-        await this.#writes;
+        await this.#saved();
+        // Deleted only once all of it is saved here.
+        if (this.#writeFailures !== failures) return;
         for (const key of keys) await this.#storage.delete(key);
       });
-      if (!idle) await loadSlot(docs);
+      if (!idle) await loadSlot(docs, false);
     }
     this.#persist();
   }
@@ -777,7 +782,10 @@ export class SyncClient {
   #queueWrite(key, value) {
     this.#writes = this.#writes
       .then(() => this.#storage.set(key, value))
-      .catch((e) => this.#emit('error', new SyncClientError('storage', `saving ${key}: ${e?.message ?? e}`)));
+      .catch((e) => {
+        this.#writeFailures += 1;
+        this.#emit('error', new SyncClientError('storage', `saving ${key}: ${e?.message ?? e}`));
+      });
   }
 
   /** Resolves once every local change so far is in local storage. */

@@ -96,9 +96,12 @@ impl Device {
     }
 
     /// Adds a document read back from local storage (merged into what is
-    /// here, e.g. the root genesis).
+    /// here, e.g. the root genesis). `own`: the copy is this client's saved
+    /// one, so what it holds counts as saved; another client's copy (another
+    /// tab's) leaves that as it was, and whatever it adds is handed out by
+    /// [`Device::take_dirty`] to be saved here too.
     #[wasm_bindgen(js_name = loadDocument)]
-    pub fn load_document(&mut self, id: &str, bytes: &[u8]) -> JsResult<()> {
+    pub fn load_document(&mut self, id: &str, bytes: &[u8], own: bool) -> JsResult<()> {
         let id = doc_id(id)?;
         let mut loaded =
             Automerge::load(bytes).map_err(|e| JsFailure::new("storage_corrupt", e))?;
@@ -112,7 +115,9 @@ impl Device {
                 self.replica.docs_mut().insert(id, loaded);
             }
         }
-        self.saved.insert(id, heads);
+        if own {
+            self.saved.insert(id, heads);
+        }
         Ok(())
     }
 
