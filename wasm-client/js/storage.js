@@ -45,7 +45,9 @@ export function memoryStorage() {
   const map = new Map();
   const copy = (v) => (v instanceof Uint8Array ? v.slice() : v);
   return {
-    id: `memory:${crypto.randomUUID()}`,
+    // Unique: no other client sees this map. (getRandomValues, unlike
+    // randomUUID, also works on pages that are not a secure context.)
+    id: `memory:${[...crypto.getRandomValues(new Uint8Array(8))].join('.')}`,
     get: async (key) => copy(map.get(key)),
     set: async (key, value) => { map.set(key, copy(value)); },
     delete: async (key) => { map.delete(key); },
