@@ -12,15 +12,14 @@ import { startDemo } from './demo-env.mjs';
 let demo;
 before(async () => { demo = await startDemo({ ACCESS_TOKEN_TTL_SECS: '6' }); });
 after(async () => { await demo?.stop(); });
-const tab = (context, name) => demo.openDevice(context, name);
+const tab = (context, name, query) => demo.openDevice(context, name, query);
 
 const markdownOf = (t, deckId) => t.page.evaluate((id) => window.demo.client.deck(id)?.markdown ?? null, deckId);
 const synced = (t) => t.page.waitForSelector('#status[data-status="synced"]', { timeout: 30_000 });
 const settled = (t) => t.page.waitForFunction(() => window.demo.client.pendingChanges === 0, null, { timeout: 20_000 });
 
-test('two tabs of one browser: offline edits of both reach the server, tokens rotate without a logout', async () => {
-  const email = `tabs.${Date.now()}@example.com`;
-  const context = await demo.browser.newContext({ viewport: { width: 640, height: 720 } });
+/** Tab A registers `email` and creates a deck; tab B then opens, logged in, and has it. */
+async function twoTabsWithDeck(context, email) {
   const a = await tab(context, 'Kid');
   await a.page.fill('#email', email);
   await a.page.click('#register');
@@ -28,11 +27,17 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
   await a.page.click('#new-deck');
   const deckId = await a.page.$eval('#deck-select', (s) => s.value);
   await settled(a);
-
-  // The second tab finds the stored login and the deck.
   const b = await tab(context, 'Kid');
-  await b.page.waitForFunction((id) => window.demo.client.deck(id) !== undefined, deckId, { timeout: 30_000 });
+  await b.page.waitForFunction((id) => window.demo.client.user && window.demo.client.deck(id) !== undefined,
+    deckId, { timeout: 30_000 });
   await synced(b);
+  return { a, b, deckId };
+}
+
+test('two tabs of one browser: offline edits of both reach the server, tokens rotate without a logout', async () => {
+  const email = `tabs.${Date.now()}@example.com`;
+  const context = await demo.browser.newContext({ viewport: { width: 640, height: 720 } });
+  const { a, b, deckId } = await twoTabsWithDeck(context, email);
   assert.notEqual(await a.page.evaluate(() => window.demo.client.peerId),
     await b.page.evaluate(() => window.demo.client.peerId), 'each tab is its own peer');
 
@@ -99,16 +104,7 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
 test('a closed tab\'s newer copy taken in by a later tab survives in storage', async () => {
   const email = `tabs2.${Date.now()}@example.com`;
   const context = await demo.browser.newContext();
-  const a = await tab(context, 'Kid');
-  await a.page.fill('#email', email);
-  await a.page.click('#register');
-  await synced(a);
-  await a.page.click('#new-deck');
-  const deckId = await a.page.$eval('#deck-select', (s) => s.value);
-  await settled(a);
-  const b = await tab(context, 'Kid');
-  await b.page.waitForFunction((id) => window.demo.client.user && window.demo.client.deck(id) !== undefined,
-    deckId, { timeout: 30_000 });
+  const { a, b, deckId } = await twoTabsWithDeck(context, email);
   // A closes: its slot keeps the first version. B, disconnected, edits and
   // closes: its slot keeps the newer version, which nobody sent.
   await a.page.evaluate(() => window.demo.client.flushStorage());
