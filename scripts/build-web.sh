@@ -14,7 +14,7 @@ core=$pkg/core
 wasm=$core/myflashplay_client_bg.wasm
 budget_gzip=$((450 * 1024))
 
-if [ -f "$wasm" ] && [ -z "$(find wasm-client/src wasm-client/Cargo.toml Cargo.toml Cargo.lock \
+if [ -f "$wasm" ] && [ -z "$(find wasm-client/src wasm-client/Cargo.toml Cargo.toml Cargo.lock scripts/wasm-lib.sh \
       -newer "$wasm" -print -quit)" ]; then
   echo "[build-web] wasm up to date" >&2
 else

@@ -18,6 +18,22 @@ const markdownOf = (t, deckId) => t.page.evaluate((id) => window.demo.client.dec
 const synced = (t) => t.page.waitForSelector('#status[data-status="synced"]', { timeout: 30_000 });
 const settled = (t) => t.page.waitForFunction(() => window.demo.client.pendingChanges === 0, null, { timeout: 20_000 });
 
+/** Waits until tab `t` shows deck `deckId` with markdown `md`. */
+const deckShows = (t, deckId, md) => t.page.waitForFunction(([id, text]) => window.demo.client.deck(id)?.markdown === text,
+  [deckId, md], { timeout: 30_000 }).catch(async (e) => {
+  throw new Error(`${t.name}: ${JSON.stringify(await markdownOf(t, deckId))}: ${e.message}`);
+});
+
+/** Another device (its own browser context) logs in as `email` and syncs. */
+async function otherDevice(email) {
+  const context = await demo.browser.newContext();
+  const d = await tab(context, 'Phone');
+  await d.page.fill('#email', email);
+  await d.page.click('#login');
+  await synced(d);
+  return d;
+}
+
 /** Tab A registers `email` and creates a deck; tab B then opens, logged in, and has it. */
 async function twoTabsWithDeck(context, email) {
   const a = await tab(context, 'Kid');
@@ -66,22 +82,12 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
   await settled(c);
 
   // Another device sees every edit and both reviews.
-  const other = await demo.browser.newContext();
-  const d = await tab(other, 'Phone');
-  await d.page.fill('#email', email);
-  await d.page.click('#login');
-  await synced(d);
+  const d = await otherDevice(email);
   const merged = '# Farm Animals\n\nHorse :: Neigh\n\nCow :: Moo\n\nSheep :: Baa\n\nPig :: Oink\n';
-  await d.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
-    [deckId, merged], { timeout: 30_000 }).catch(async (e) => {
-    throw new Error(`other device: ${JSON.stringify(await markdownOf(d, deckId))}: ${e.message}`);
-  });
+  await deckShows(d, deckId, merged);
   await d.page.waitForFunction(() => (window.demo.client.progress()['card-cow']?.stats.views ?? 0) === 2,
     null, { timeout: 30_000 });
-  for (const t of [a, c]) {
-    await t.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
-      [deckId, merged], { timeout: 30_000 });
-  }
+  for (const t of [a, c]) await deckShows(t, deckId, merged);
 
   // Tokens rotated in both tabs for the whole run: wait past two more
   // lifetimes with both tabs open and online, then both are still logged in.
@@ -97,7 +103,7 @@ test('two tabs of one browser: offline edits of both reach the server, tokens ro
   // finds it already rotated by the other takes it from storage).
   assert.ok(a.refreshes + c.refreshes >= 3, `refreshes: A ${a.refreshes}, C ${c.refreshes}`);
   console.log(`# token refreshes: tab A ${a.refreshes}, tab B ${b.refreshes}, tab C ${c.refreshes}`);
-  await other.close();
+  await d.context.close();
   await context.close();
 });
 
@@ -131,14 +137,9 @@ test('a closed tab\'s newer copy taken in by a later tab survives in storage', a
   const e = await tab(context, 'Kid');
   await synced(e);
   await settled(e);
-  const other = await demo.browser.newContext();
-  const f = await tab(other, 'Phone');
-  await f.page.fill('#email', email);
-  await f.page.click('#login');
-  await synced(f);
-  await f.page.waitForFunction(([id, md]) => window.demo.client.deck(id)?.markdown === md,
-    [deckId, edited], { timeout: 30_000 });
+  const f = await otherDevice(email);
+  await deckShows(f, deckId, edited);
   for (const t of [e, f]) assert.deepEqual(t.errors, []);
-  await other.close();
+  await f.context.close();
   await context.close();
 });
