@@ -4,6 +4,7 @@ use super::compare;
 use super::server::ServerHarness;
 use super::store_server::StoreServer;
 use automerge::Automerge;
+use myflashplay_client::model::SampleDeck;
 use myflashplay_client::replica::{LocalStorage, ReviewInput};
 use myflashplay_client::{Docs, DocumentId, Replica};
 use serde_json::{json, Map, Value};
@@ -150,8 +151,12 @@ impl World {
                     .devices
                     .get_mut(name)
                     .ok_or_else(|| format!("unknown device {name:?}"))?;
-                if device.online {
-                    changed |= self.server.sync_device(name, device.replica.docs_mut())?;
+                if device.online && self.server.sync_device(name, device.replica.docs_mut())? {
+                    changed = true;
+                    // What a device does after its documents merged:
+                    // repair concurrent first versions of a deck's text.
+                    device.replica.set_now(self.clock_ms);
+                    device.replica.repair_decks().map_err(|e| e.to_string())?;
                 }
             }
             if !changed {
@@ -237,6 +242,11 @@ impl World {
                 s.get("value").ok_or("set_preference: missing value")?,
             ),
             "import_local_storage" => {
+                if let Some(samples) = s.get("samples") {
+                    let list: Vec<SampleDeck> = serde_json::from_value(samples.clone())
+                        .map_err(|e| format!("import_local_storage: samples: {e}"))?;
+                    r.set_samples(list);
+                }
                 let entries: LocalStorage = serde_json::from_value(
                     s.get("entries")
                         .cloned()
@@ -360,13 +370,24 @@ fn heads(docs: &Docs) -> BTreeMap<DocumentId, Vec<automerge::ChangeHash>> {
 
 /// Plays a whole scenario. The error says which step or check failed.
 pub fn play(scenario: &Value) -> Result<(), String> {
-    let devices: Vec<String> =
+    let listed: Vec<String> =
         serde_json::from_value(scenario.get("devices").cloned().unwrap_or(json!([])))
             .map_err(|e| format!("devices: {e}"))?;
     let steps = scenario
         .get("steps")
         .and_then(Value::as_array)
         .ok_or("missing steps")?;
+    // A device that a `new_device` step brings in may also be listed in
+    // `devices`: it exists only from that step on (so `sync: all` before
+    // it leaves it out, and an op naming it earlier is an unknown device).
+    let late: BTreeSet<&str> = steps
+        .iter()
+        .filter_map(|s| s.get("new_device").and_then(Value::as_str))
+        .collect();
+    let devices: Vec<String> = listed
+        .into_iter()
+        .filter(|d| !late.contains(d.as_str()))
+        .collect();
     let mut world = World::new(&devices)?;
     for (i, step) in steps.iter().enumerate() {
         world.step(step).map_err(|e| format!("step {i}: {e}"))?;

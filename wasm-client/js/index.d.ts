@@ -25,7 +25,11 @@ export interface DeckSettings {
   [extra: string]: unknown;
 }
 
-/** A parsed card as the app stores it (derived from the markdown). */
+/**
+ * A card, always parsed from the deck's merged markdown by the app's card
+ * grammar; `id` is derived (deck id + normalized front + occurrence), the
+ * same on every device.
+ */
 export interface Flashcard {
   id: string;
   type?: string;
@@ -226,6 +230,22 @@ export interface SyncClientOptions {
   fetch?: typeof fetch;
   /** Call `connect()` right away. */
   autoConnect?: boolean;
+  /**
+   * The app's bundled sample decks (its `sampleMarkdownDecks`): each
+   * sample's text is the shared first version of that deck on every
+   * device, and first-run imports name the samples as the app shows them.
+   */
+  samples?: SampleDeck[];
+}
+
+/** One of the app's bundled sample decks (`sampleMarkdownDecks`). */
+export interface SampleDeck {
+  id: string;
+  name: string;
+  description?: string;
+  tags?: string[];
+  markdown: string;
+  [extra: string]: unknown;
 }
 
 /**
@@ -331,7 +351,7 @@ export class SyncClient {
 
   exportData(): ExportData;
   /** Imports the app's localStorage (a `Storage` or key → string). */
-  importLocalStorage(entries: LocalStorageEntries | Storage): void;
+  importLocalStorage(entries: LocalStorageEntries | Storage, options?: { samples?: SampleDeck[] }): void;
   /** The app's localStorage entries, in its exact key/value shapes. */
   exportLocalStorage(): LocalStorageEntries;
 }

@@ -143,6 +143,7 @@ export class SyncClient {
   #slot;
   #releaseSlot;
   #session = null;
+  #samples = null;
   #device = null;
   #status = 'offline';
   #listeners = { status: new Set(), change: new Set(), error: new Set() };
@@ -173,6 +174,7 @@ export class SyncClient {
     this.#WebSocket = parts.WebSocket;
     this.#deviceName = parts.deviceName;
     this.#identity = parts.identity;
+    this.#samples = parts.samples ?? null;
     this.#slot = parts.slot;
     this.#releaseSlot = parts.release;
   }
@@ -206,6 +208,7 @@ export class SyncClient {
       identity,
       slot,
       release,
+      samples: options?.samples ?? null,
     });
     const session = parseJson(await store.get('session'));
     if (session?.userId && session?.refreshToken) {
@@ -717,6 +720,7 @@ export class SyncClient {
   async #openDevice() {
     const { userId } = this.#session;
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
+    if (this.#samples) core(() => device.setSamples(JSON.stringify(this.#samples)));
     const userPrefix = `u/${userId}/`;
     const slots = new Map();
     for (const key of await this.#storage.keys(userPrefix)) {
@@ -847,9 +851,19 @@ export class SyncClient {
   /** Everything, in the `GET /user/export` shape. */
   exportData() { return this.#read((d) => d.exportData()); }
 
-  /** Imports the app's localStorage (a one-time migration per account). */
-  importLocalStorage(entries) {
+  /**
+   * Imports the app's localStorage (a one-time migration per account).
+   * `options.samples` is the app's bundled sample list (its
+   * `sampleMarkdownDecks`): the first-run sample decks then get the names
+   * the app shows, and each sample's text is the shared first version on
+   * every device (see `open({samples})`).
+   */
+  importLocalStorage(entries, options) {
     const e = entriesOf(entries);
+    if (options?.samples) {
+      this.#samples = options.samples;
+      this.#edit((d) => d.setSamples(JSON.stringify(options.samples)));
+    }
     this.#edit((d) => d.importLocalStorage(JSON.stringify(e)));
   }
 

@@ -7,7 +7,10 @@
 //!   wrapper fields such as `version`, kept for a faithful export).
 //! - **deck** (one per deck, id `derive(["deck", user, deck])`): `deckId`,
 //!   `name`, `description`, `emoji`, `markdown` (Text), `metadata`,
-//!   `settings`, `extra`, `deleted`, optional `cards` (JSON text), and the
+//!   `settings`, `extra`, `deleted`, a `firstMarkdown/<actor>` marker per
+//!   first version of the text (see [`first_markdown`]), `cards` (JSON
+//!   text) only in decks an older version wrote (cards are now derived from
+//!   the markdown when read, see [`crate::cards`]), and the
 //!   deck's progress: `progressBase` (card id → imported `CardProgress`),
 //!   `counters` (`card|field|actor` → counter) and `reviews` (list of
 //!   review events).
@@ -25,6 +28,7 @@
 //! possible (two devices add the same new map key), readers merge all
 //! conflicting values ([`json::read_prop`]).
 
+pub mod first_markdown;
 pub mod genesis;
 pub mod json;
 pub mod markdown;

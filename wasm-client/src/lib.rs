@@ -6,6 +6,7 @@
 //! and in the browser.
 #![warn(missing_docs)]
 
+pub mod cards;
 pub mod document_id;
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod js;

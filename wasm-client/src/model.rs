@@ -12,6 +12,7 @@ mod error;
 pub mod limits;
 mod preferences;
 mod progress;
+mod sample;
 mod session;
 pub mod timestamp;
 
@@ -22,6 +23,7 @@ pub use preferences::{
     Accessibility, ColorScheme, Difficulty, FontSize, GameSettings, Theme, UserPreferences,
 };
 pub use progress::{CardProgress, CardStats, SpacedRepetition, Stage};
+pub use sample::SampleDeck;
 pub use session::{Bonus, BonusType, CardResult, GameMode, GameSession, Score, SessionDetails};
 
 use serde::de::DeserializeOwned;

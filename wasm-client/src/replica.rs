@@ -95,6 +95,8 @@ pub struct Replica {
     actor: ActorId,
     docs: Docs,
     now_ms: i64,
+    /// The app's bundled sample decks, by id (see [`Replica::set_samples`]).
+    samples: std::collections::BTreeMap<String, crate::model::SampleDeck>,
 }
 
 impl Replica {
@@ -120,6 +122,7 @@ impl Replica {
             actor: ActorId::from(actor),
             docs,
             now_ms: 0,
+            samples: Default::default(),
         };
         replica.ensure_doc(DocKind::Root, user_id, replica.root_id())?;
         Ok(replica)
@@ -129,6 +132,16 @@ impl Replica {
     /// defaults such as `lastModified`, Unix milliseconds.
     pub fn set_now(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
+    }
+
+    /// The app's bundled sample decks (its `sampleMarkdownDecks`). A deck
+    /// created or imported with a sample's id starts from the sample's
+    /// markdown as its first version, the same change on every device, so
+    /// two devices that edited the sample differently merge their edits
+    /// instead of holding two copies; a first-run localStorage import
+    /// names those decks as the app shows them.
+    pub fn set_samples(&mut self, samples: Vec<crate::model::SampleDeck>) {
+        self.samples = samples.into_iter().map(|s| (s.id.clone(), s)).collect();
     }
 
     /// The user.

@@ -217,6 +217,22 @@ impl Device {
 
     // ---- edits (each one commit per touched document) ----
 
+    /// The app's bundled sample decks (JSON array of `{id, name,
+    /// description, tags, markdown}`): names for first-run imports and the
+    /// shared first version of each sample deck.
+    #[wasm_bindgen(js_name = setSamples)]
+    pub fn set_samples(&mut self, samples_json: &str) -> JsResult<()> {
+        let list: Vec<crate::model::SampleDeck> =
+            serde_json::from_str(samples_json).map_err(JsFailure::from)?;
+        for sample in &list {
+            crate::model::Validate::validate(sample)
+                .map_err(crate::replica::ReplicaError::from)
+                .map_err(JsFailure::from)?;
+        }
+        self.replica.set_samples(list);
+        Ok(())
+    }
+
     /// Imports the app's localStorage entries (key → stored string).
     #[wasm_bindgen(js_name = importLocalStorage)]
     pub fn import_local_storage(&mut self, entries_json: &str) -> JsResult<()> {
@@ -436,7 +452,14 @@ impl Device {
         let before = target.and_then(|id| self.replica.docs().get(&id).map(Automerge::get_heads));
         self.client.handle_message(self.replica.docs_mut(), msg)?;
         let after = target.and_then(|id| self.replica.docs().get(&id).map(Automerge::get_heads));
-        Ok(target.is_some() && before != after)
+        let changed = target.is_some() && before != after;
+        if let (true, Some(id)) = (changed, target) {
+            // Two first versions of one deck's text met: drop the cards
+            // they both hold (a change of this device, saved and sent like
+            // any edit). A document it cannot repair syncs on as it is.
+            let _ = self.replica.repair_deck(id);
+        }
+        Ok(changed)
     }
 }
 

@@ -62,7 +62,9 @@ pub fn create(kind: DocKind, key: &str, actor: ActorId) -> Result<Automerge, Aut
 /// the text, the time is 0. Two devices that create the same deck with the
 /// same text offline (the same localStorage imported twice) then write the
 /// very same change, stored once, instead of two concurrent inserts that
-/// would double the text. Returns whether it wrote.
+/// would double the text. The change also sets the marker key of
+/// [`super::first_markdown`], which repairs different first texts.
+/// Returns whether it wrote.
 pub fn initial_markdown(
     doc: &mut Automerge,
     deck_id: &str,
@@ -81,9 +83,16 @@ pub fn initial_markdown(
     }
     let own = doc.get_actor().clone();
     let content = crate::DocumentId::derive(&["deck-markdown", deck_id, text]);
-    doc.set_actor(ActorId::from(content.as_bytes().as_slice()));
+    let actor = ActorId::from(content.as_bytes().as_slice());
+    let marker = format!(
+        "{}{}",
+        super::first_markdown::MARKER_PREFIX,
+        actor.to_hex_string()
+    );
+    doc.set_actor(actor);
     let mut tx = doc.transaction();
-    let written = super::markdown::update(&mut tx, &md, text);
+    let written = super::markdown::update(&mut tx, &md, text)
+        .and_then(|()| tx.put(ROOT, marker.as_str(), true));
     match written {
         Ok(()) => {
             tx.commit_with(CommitOptions::default().with_time(0));

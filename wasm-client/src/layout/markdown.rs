@@ -96,7 +96,7 @@ pub fn update<T: Transactable>(tx: &mut T, obj: &ObjId, new: &str) -> Result<(),
     Ok(())
 }
 
-fn width(encoding: TextEncoding, c: char) -> usize {
+pub(crate) fn width(encoding: TextEncoding, c: char) -> usize {
     match encoding {
         TextEncoding::Utf8CodeUnit => c.len_utf8(),
         TextEncoding::Utf16CodeUnit => c.len_utf16(),

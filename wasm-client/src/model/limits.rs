@@ -65,6 +65,16 @@ pub fn check_number(field: &str, n: f64, max: f64) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// A finite number within `-max..=max`.
+pub fn check_signed(field: &str, n: f64, max: f64) -> Result<(), ModelError> {
+    if !n.is_finite() || !(-max..=max).contains(&n) {
+        return Err(ModelError::OutOfRange {
+            field: field.into(),
+        });
+    }
+    Ok(())
+}
+
 /// Bounds any JSON value: depth, string sizes and collection sizes, so a
 /// value kept as given (unknown fields, cards) cannot blow a document up.
 pub fn check_json(field: &str, v: &Value, depth: usize) -> Result<(), ModelError> {

@@ -82,6 +82,9 @@ pub enum FontSize {
     Medium,
     /// Large.
     Large,
+    /// Extra large (the app's accessibility panel writes it, though its
+    /// type does not name it).
+    ExtraLarge,
 }
 
 /// `UserPreferences.accessibility`.

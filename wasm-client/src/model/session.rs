@@ -1,9 +1,9 @@
 //! `GameSession` from the app's `game.types.ts`: one finished game.
 
-use super::limits::{self, check_count, check_len, check_number, check_required};
+use super::limits::{self, check_count, check_len, check_number, check_required, check_signed};
 use super::{timestamp, ModelError, Validate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// One game played.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,22 +50,24 @@ pub enum GameMode {
     Falling,
 }
 
-/// `GameSession.score`.
+/// `GameSession.score`. The numbers are kept as the app wrote them: its
+/// speed mode writes `-1` or `null` (from `-Infinity`) streaks, its memory
+/// mode accuracies up to 200.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Score {
     /// Points earned.
-    pub points: i64,
+    pub points: Option<Number>,
     /// Percent.
-    pub accuracy: f64,
+    pub accuracy: Option<Number>,
     /// Right answers.
-    pub correct_answers: u64,
+    pub correct_answers: Option<Number>,
     /// Questions asked.
-    pub total_questions: u64,
+    pub total_questions: Option<Number>,
     /// Current streak at the end.
-    pub streak: u64,
+    pub streak: Option<Number>,
     /// Best streak in the game.
-    pub best_streak: u64,
+    pub best_streak: Option<Number>,
     /// Fields this version does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -153,7 +155,19 @@ impl Validate for GameSession {
         if let Some(d) = self.duration {
             check_number("session.duration", d, 1e9)?;
         }
-        check_number("session.score.accuracy", self.score.accuracy, 100.0)?;
+        let sc = &self.score;
+        for (field, v) in [
+            ("session.score.points", &sc.points),
+            ("session.score.accuracy", &sc.accuracy),
+            ("session.score.correctAnswers", &sc.correct_answers),
+            ("session.score.totalQuestions", &sc.total_questions),
+            ("session.score.streak", &sc.streak),
+            ("session.score.bestStreak", &sc.best_streak),
+        ] {
+            if let Some(n) = v {
+                check_signed(field, n.as_f64().unwrap_or(f64::NAN), 1e12)?;
+            }
+        }
         check_count(
             "session.details.cardResults",
             self.details.card_results.len(),
@@ -197,5 +211,22 @@ mod tests {
         let mut bad = ok;
         bad["mode"] = json!("chess");
         assert!(parse::<GameSession>("session", &bad).is_err());
+    }
+
+    #[test]
+    fn takes_the_numbers_the_app_really_writes() {
+        let speed = json!({"id": "s", "deckId": "d", "deckName": "D", "mode": "speed",
+            "startTime": "2026-10-28T21:15:00.000Z",
+            "score": {"points": 0, "accuracy": 0, "correctAnswers": 0, "totalQuestions": 0, "streak": null, "bestStreak": -1},
+            "details": {"cardResults": [{"cardId": "c", "wasCorrect": true, "timeSpent": 1.5, "attempts": 1, "hintUsed": false, "speedBonus": 3}],
+                        "bonuses": [], "difficulty": "speed", "hintsUsed": 0}});
+        let parsed = parse::<GameSession>("session", &speed).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), speed);
+        let mut memory = speed;
+        memory["mode"] = json!("memory");
+        memory["score"]["accuracy"] = json!(200);
+        memory["wasCompleted"] = json!(true);
+        memory["moves"] = json!(4);
+        assert!(parse::<GameSession>("session", &memory).is_ok());
     }
 }

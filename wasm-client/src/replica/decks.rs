@@ -1,10 +1,11 @@
 //! Deck edits: create, update, edit markdown, delete.
 
 use super::{get_bool, obj_at, top, EditCx, Replica, ReplicaError};
-use crate::layout::{self, genesis, json, markdown, DocKind};
+use crate::cards;
+use crate::layout::{self, first_markdown, genesis, json, markdown, DocKind};
 use crate::model::{self, limits, Deck};
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
+use automerge::{ObjType, ReadDoc, ROOT};
 use serde_json::{json, Map, Value};
 
 /// Deck fields held in their own place in the deck document; every other
@@ -22,10 +23,16 @@ const OWN_FIELDS: [&str; 8] = [
 
 impl Replica {
     /// Creates a deck (or re-creates a deleted one) from a MyFlashPlay
-    /// `Deck` JSON value; `markdown` holds its text. Missing metadata and
-    /// settings get the app's defaults.
+    /// `Deck` JSON value. Its text comes from `markdown` or, as the app
+    /// keeps it, `metadata.originalMarkdown`; `cards` that say something
+    /// else than that text replace it (see [`incoming_markdown`]). Missing
+    /// metadata and settings get the app's defaults.
     pub fn create_deck(&mut self, deck: &Value) -> Result<(), ReplicaError> {
-        let parsed: Deck = model::parse("deck", deck)?;
+        let raw_id = deck.get("id").and_then(Value::as_str).unwrap_or_default();
+        let mut fields = deck.as_object().cloned().unwrap_or_default();
+        let md = incoming_markdown(raw_id, &fields, None);
+        normalize_fields(&mut fields, md.as_deref());
+        let parsed: Deck = model::parse("deck", &Value::Object(fields.clone()))?;
         let deck_id = parsed.id.clone();
         let known = self.deck_entry(&deck_id)?.is_some_and(|e| !e.progress_only);
         if !known && self.live_deck_count()? >= limits::MAX_DECKS {
@@ -33,10 +40,15 @@ impl Replica {
         }
         let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
         self.ensure_doc(DocKind::Deck, &deck_id, doc_id)?;
-        if let (Some(doc), Some(md)) = (self.docs.get_mut(&doc_id), &parsed.markdown) {
-            genesis::initial_markdown(doc, &deck_id, md)?;
+        if let (Some(doc), Some(md)) = (self.docs.get_mut(&doc_id), &md) {
+            // A bundled sample starts from the app's own text on every
+            // device; this device's edits of it follow as a diff.
+            let first = self
+                .samples
+                .get(&deck_id)
+                .map_or(md.as_str(), |s| &s.markdown);
+            genesis::initial_markdown(doc, &deck_id, first)?;
         }
-        let fields = deck.as_object().cloned().unwrap_or_default();
         self.edit(doc_id, |tx, cx| {
             write_deck_fields(tx, cx, &fields, true)?;
             if tx.get(ROOT, "deleted")?.is_some() {
@@ -53,6 +65,52 @@ impl Replica {
         )
     }
 
+    /// Sets fields of a deck's entry in the root index that only the
+    /// localStorage export reads: `listed` (false: the app's `mdoc_index`
+    /// did not list it) and `indexPosition` (its place there).
+    pub(super) fn set_index_fields(
+        &mut self,
+        deck_id: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<(), ReplicaError> {
+        let root_id = self.root_id();
+        self.edit(root_id, |tx, cx| {
+            let decks = top(tx, "decks", ObjType::Map, cx.doc)?;
+            let entry =
+                obj_at(tx, &decks, deck_id, ObjType::Map)?.ok_or(cx.missing("deck index entry"))?;
+            json::reconcile_map(tx, &entry, fields, false)?;
+            Ok(())
+        })
+    }
+
+    /// Removes duplicated cards that concurrent first versions of a deck's
+    /// markdown left after a merge (see [`first_markdown`]); a sync driver
+    /// calls it after a deck document received changes. True when it wrote
+    /// a change (to be saved and sent).
+    pub fn repair_deck(&mut self, doc_id: crate::DocumentId) -> Result<bool, ReplicaError> {
+        let Some(doc) = self.doc_of(&doc_id, DocKind::Deck)? else {
+            return Ok(false);
+        };
+        if !first_markdown::needs_repair(doc) {
+            return Ok(false);
+        }
+        let deck_id = super::get_str(doc, &ROOT, "deckId")?.unwrap_or_default();
+        self.edit(doc_id, |tx, cx| {
+            let md = top(tx, "markdown", ObjType::Text, cx.doc)?;
+            Ok(first_markdown::repair(tx, &md, &deck_id)?)
+        })
+    }
+
+    /// [`Replica::repair_deck`] for every deck document held here.
+    pub fn repair_decks(&mut self) -> Result<bool, ReplicaError> {
+        let ids: Vec<crate::DocumentId> = self.docs.keys().copied().collect();
+        let mut changed = false;
+        for id in ids {
+            changed |= self.repair_deck(id)?;
+        }
+        Ok(changed)
+    }
+
     /// Changes top-level fields of a deck (`name`, `description`, `emoji`,
     /// `metadata` and `settings` merged key by key, `cards`, or unknown
     /// fields); `markdown` is applied as a text diff.
@@ -65,8 +123,16 @@ impl Replica {
         let mut merged = self
             .deck_json(doc_id)?
             .unwrap_or_else(|| json!({ "id": deck_id }));
+        let current = merged["markdown"].as_str().map(str::to_string);
+        let mut fields = fields.clone();
+        let md = incoming_markdown(deck_id, &fields, current.as_deref());
+        normalize_fields(&mut fields, md.as_deref());
         if let Value::Object(m) = &mut merged {
-            for (k, v) in fields {
+            m.remove("cards");
+            if let Some(Value::Object(meta)) = m.get_mut("metadata") {
+                meta.remove("originalMarkdown");
+            }
+            for (k, v) in &fields {
                 match (m.get_mut(k), v) {
                     (Some(Value::Object(old)), Value::Object(new))
                         if k == "metadata" || k == "settings" =>
@@ -81,7 +147,6 @@ impl Replica {
             m.insert("id".into(), Value::String(deck_id.to_string()));
         }
         let parsed: Deck = model::parse("deck", &merged)?;
-        let mut fields = fields.clone();
         fields.remove("id");
         self.edit(doc_id, |tx, cx| write_deck_fields(tx, cx, &fields, false))?;
         if fields.contains_key("name") || fields.contains_key("emoji") {
@@ -214,17 +279,26 @@ impl Replica {
             let v = super::get_str(doc, &ROOT, key)?.unwrap_or_default();
             out.insert(key.into(), Value::String(v));
         }
-        if let Some(cards) = super::get_str(doc, &ROOT, "cards")? {
-            if let Ok(v) = serde_json::from_str::<Value>(&cards) {
-                out.insert("cards".into(), v);
-            }
-        }
         for key in ["metadata", "settings"] {
             let v = json::read_prop(doc, &ROOT, key)?.unwrap_or_else(|| json!({}));
             out.insert(key.into(), v);
         }
         let md = top(doc, "markdown", ObjType::Text, doc_id)?;
-        out.insert("markdown".into(), Value::String(doc.text(&md)?));
+        let text = doc.text(&md)?;
+        let deck_id = out.get("id").and_then(Value::as_str).unwrap_or_default();
+        // Cards always follow the merged text. A deck written by an older
+        // version with cards and no text keeps the cards it stored.
+        let cards = match super::get_str(doc, &ROOT, "cards")? {
+            Some(stored) if text.is_empty() => serde_json::from_str(&stored).unwrap_or(json!([])),
+            _ => Value::Array(cards::parse(deck_id, &text)),
+        };
+        out.insert("cards".into(), cards);
+        if !text.is_empty() {
+            if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+                meta.insert("originalMarkdown".into(), Value::String(text.clone()));
+            }
+        }
+        out.insert("markdown".into(), Value::String(text));
         if let Some(Value::Object(extra)) = json::read_prop(doc, &ROOT, "extra")? {
             for (k, v) in extra {
                 out.entry(k).or_insert(v);
@@ -248,6 +322,11 @@ pub(super) struct IndexEntry {
     pub(super) deleted: bool,
     /// Listed only because progress was imported for it.
     pub(super) progress_only: bool,
+    /// Whether the app's `mdoc_index` lists it (false for the sample decks
+    /// the app seeded without an entry).
+    pub(super) listed: bool,
+    /// Its place in the app's `mdoc_index`, when imported from one.
+    pub(super) index_position: Option<f64>,
 }
 
 impl IndexEntry {
@@ -255,6 +334,8 @@ impl IndexEntry {
         IndexEntry {
             deleted: v["deleted"].as_bool().unwrap_or(false),
             progress_only: v["progressOnly"].as_bool().unwrap_or(false),
+            listed: v["listed"].as_bool().unwrap_or(true),
+            index_position: v["indexPosition"].as_f64(),
         }
     }
 }
@@ -277,12 +358,6 @@ fn write_deck_fields(
     if let Some(Value::String(text)) = fields.get("markdown") {
         let md = top(tx, "markdown", ObjType::Text, cx.doc)?;
         markdown::update(tx, &md, text)?;
-    }
-    if let Some(cards) = fields.get("cards") {
-        let text = serde_json::to_string(cards).unwrap_or_default();
-        if super::get_str(tx, &ROOT, "cards")?.as_deref() != Some(text.as_str()) {
-            tx.put(ROOT, "cards", ScalarValue::Str(text.into()))?;
-        }
     }
     let mut metadata = fields
         .get("metadata")
@@ -346,4 +421,52 @@ fn touch(tx: &mut Transaction<'_>, cx: &EditCx) -> Result<(), ReplicaError> {
         false,
     )?;
     Ok(())
+}
+
+/// The markdown a deck write asks for, if any: `markdown`, or the app's
+/// mirror `metadata.originalMarkdown` (when both are given and differ, the
+/// one that differs from `current`, the text held now). When the write
+/// also carries `cards` that differ from what that text (or `current`)
+/// parses to, the app edited cards: the text is rendered from the cards
+/// (and then applied as a diff, so the rest of it merges as text). An
+/// empty `cards` beside a given text says nothing.
+fn incoming_markdown(
+    deck_id: &str,
+    fields: &Map<String, Value>,
+    current: Option<&str>,
+) -> Option<String> {
+    let direct = fields.get("markdown").and_then(Value::as_str);
+    let mirror = fields
+        .get("metadata")
+        .and_then(|m| m.get("originalMarkdown"))
+        .and_then(Value::as_str);
+    let md = match (direct, mirror) {
+        (Some(a), Some(b)) if a != b && Some(a) == current => Some(b),
+        (a, b) => a.or(b),
+    };
+    match fields.get("cards").and_then(Value::as_array) {
+        Some(list) if !(list.is_empty() && md.is_some()) => {
+            let target = md.or(current).unwrap_or_default();
+            if cards::same_content(deck_id, target, list) {
+                md.map(str::to_string)
+            } else {
+                Some(cards::render(list))
+            }
+        }
+        _ => md.map(str::to_string),
+    }
+}
+
+/// A deck write as stored: `markdown` set to what [`incoming_markdown`]
+/// chose, `cards` and the `originalMarkdown` mirror dropped (both are
+/// derived from the text when read).
+fn normalize_fields(fields: &mut Map<String, Value>, markdown: Option<&str>) {
+    fields.remove("cards");
+    fields.remove("markdown");
+    if let Some(md) = markdown {
+        fields.insert("markdown".into(), Value::String(md.to_string()));
+    }
+    if let Some(Value::Object(meta)) = fields.get_mut("metadata") {
+        meta.remove("originalMarkdown");
+    }
 }
