@@ -438,7 +438,8 @@ fn json_client_edit_merges_with_a_concurrent_device_edit() {
     assert_eq!(d1["cards"][1]["id"], ids[1]);
     phone.sync_http();
     assert_eq!(
-        phone.state()["decks"]["d1"]["cards"][1]["id"], ids[1],
+        phone.state()["decks"]["d1"]["cards"][1]["id"],
+        ids[1],
         "the device derives the same id"
     );
 }
