@@ -434,12 +434,24 @@ pub fn render(cards: &[Value]) -> String {
     }
     // Uncategorized first (a `#` header cannot be undone), then each
     // category with its subcategory-less cards before its subcategories.
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    let first_of = |cat: &str| groups.iter().position(|((c, _), _)| c == cat);
-    order.sort_by_key(|&i| {
-        let (cat, sub) = &groups[i].0;
-        (!cat.is_empty(), first_of(cat), !sub.is_empty(), i)
-    });
+    let mut categories: Vec<&str> = vec![""];
+    for ((cat, _), _) in &groups {
+        if !categories.contains(&cat.as_str()) {
+            categories.push(cat);
+        }
+    }
+    let mut order: Vec<usize> = Vec::with_capacity(groups.len());
+    for cat in categories {
+        for with_sub in [false, true] {
+            order.extend(
+                groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, ((c, s), _))| c == cat && s.is_empty() != with_sub)
+                    .map(|(j, _)| j),
+            );
+        }
+    }
     let mut out = String::new();
     let (mut cur_cat, mut cur_sub) = (String::new(), String::new());
     for i in order {

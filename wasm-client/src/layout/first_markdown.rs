@@ -31,15 +31,10 @@ pub const MARKER_PREFIX: &str = "firstMarkdown/";
 
 /// The actors of the first versions the document holds, best rank first.
 fn runs<D: ReadDoc>(doc: &D) -> Vec<ActorId> {
-    let mut out: Vec<ActorId> = doc
-        .keys(ROOT)
-        .filter_map(|k| {
-            let hex = k.strip_prefix(MARKER_PREFIX)?;
-            ActorId::try_from(hex).ok()
-        })
-        .collect();
-    out.sort_by_key(ActorId::to_hex_string);
-    out
+    // Map keys come in order, and the hex is the key's suffix.
+    doc.keys(ROOT)
+        .filter_map(|k| ActorId::try_from(k.strip_prefix(MARKER_PREFIX)?).ok())
+        .collect()
 }
 
 /// What [`repair`] changes, in the document's text units, ascending.
@@ -63,7 +58,7 @@ fn plan<D: ReadDoc>(doc: &D, md: &ObjId, deck_id: &str) -> Result<Plan, Automerg
     if runs.len() < 2 {
         return Ok(Plan::default());
     }
-    let rank: BTreeMap<&ActorId, usize> = runs.iter().enumerate().map(|(i, a)| (a, i)).collect();
+
     let encoding = doc.text_encoding();
     let mut plan = Plan::default();
     let mut lines: Vec<Line> = Vec::new();
@@ -77,7 +72,7 @@ fn plan<D: ReadDoc>(doc: &D, md: &ObjId, deck_id: &str) -> Result<Plan, Automerg
             _ => continue,
         };
         let by = match item.id() {
-            automerge::ObjId::Id(_, actor, _) => rank.get(&actor).copied(),
+            automerge::ObjId::Id(_, actor, _) => runs.iter().position(|r| *r == actor),
             automerge::ObjId::Root => None,
         };
         for c in s.chars() {

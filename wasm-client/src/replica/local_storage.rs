@@ -371,7 +371,7 @@ impl Replica {
 
         let decks = self.live_decks()?;
         let entries = self.deck_entries()?;
-        let mut index = Vec::new();
+        let mut index = Map::new();
         for (id, deck) in &decks {
             let markdown = deck["markdown"].as_str().unwrap_or_default();
             if !markdown.is_empty() {
@@ -385,19 +385,16 @@ impl Replica {
             if let Some(lm) = deck["metadata"].get("lastModified") {
                 entry["lastModified"] = lm.clone();
             }
-            let position = listing.and_then(|e| e.index_position).unwrap_or(f64::MAX);
-            let created = deck["metadata"]["createdAt"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            index.push((position, created, id.clone(), entry));
+            // Ordered by a key that sorts as (place in the app's index,
+            // else after all of them; creation time; id).
+            let position = listing
+                .and_then(|e| e.index_position)
+                .map_or(u64::MAX, |p| p as u64);
+            let created = deck["metadata"]["createdAt"].as_str().unwrap_or_default();
+            index.insert(format!("{position:020}\u{0}{created}\u{0}{id}"), entry);
         }
-        index.sort_by(|a, b| {
-            a.0.total_cmp(&b.0)
-                .then_with(|| (&a.1, &a.2).cmp(&(&b.1, &b.2)))
-        });
         if !index.is_empty() {
-            let list: Vec<Value> = index.into_iter().map(|(_, _, _, e)| e).collect();
+            let list: Vec<Value> = index.into_values().collect();
             put(&mut out, MDOC_INDEX, &Value::Array(list));
         }
         let mut with_collection =
