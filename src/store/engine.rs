@@ -28,6 +28,9 @@ use myflashplay_client::{Docs, DocumentId};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod maintenance;
+pub use maintenance::Maintenance;
+
 /// Compact when a document has this many chunks.
 pub const MAX_CHUNKS: u64 = 64;
 
@@ -62,6 +65,9 @@ pub struct UserStore<S: Sql> {
     /// not rewritten, so a message that changes nothing writes nothing.
     hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
     live_peers: BTreeSet<PeerId>,
+    /// When each peer's `last_seen_at` was last written (see
+    /// [`maintenance`]).
+    seen: BTreeMap<PeerId, u64>,
     tick: u64,
 }
 
@@ -115,6 +121,7 @@ impl<S: Sql> UserStore<S> {
             states: BTreeMap::new(),
             hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
+            seen: BTreeMap::new(),
             tick: 0,
         })
     }
@@ -145,6 +152,7 @@ impl<S: Sql> UserStore<S> {
         if msg.sender_id().is_some_and(|s| s != peer) {
             return Err(StoreError::SenderMismatch);
         }
+        self.note_peer(now, peer)?;
         match msg {
             RepoMessage::Join {
                 supported_protocol_versions,

@@ -50,3 +50,33 @@ impl StoreError {
         )
     }
 }
+
+impl StoreError {
+    /// Every [`StoreError::reason`], for the shell to check a reason it
+    /// relays against.
+    pub const REASONS: &'static [&'static str] = &[
+        "sql",
+        "check",
+        "decode",
+        "apply",
+        "unknown_actor",
+        "poisoned",
+        "sender_mismatch",
+        "corrupt",
+    ];
+
+    /// A stable short name of the kind of error, for logs and metrics
+    /// (never the message, which names a document).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Sql(_) => "sql",
+            Self::Check(..) => "check",
+            Self::Decode(_) => "decode",
+            Self::Apply(_) => "apply",
+            Self::UnknownActor(_) => "unknown_actor",
+            Self::Poisoned(_) => "poisoned",
+            Self::SenderMismatch => "sender_mismatch",
+            Self::Corrupt(_) => "corrupt",
+        }
+    }
+}

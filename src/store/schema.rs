@@ -8,6 +8,8 @@
 //!   value is at most 2 MB).
 //! - `sync_states`: Automerge's persistent sync state per (peer, document),
 //!   a hint that is dropped on any error.
+//! - `peers`: when each peer last sent a message (maintenance drops the
+//!   sync states of peers unseen for long).
 //! - `meta`: the user's change sequence.
 //! - `in_flight` / `poisoned`: the crash marker of DESIGN.md §6.
 
@@ -33,6 +35,9 @@ pub(crate) const STATEMENTS: &[&str] = &[
         document_id TEXT NOT NULL,
         state BLOB NOT NULL,
         PRIMARY KEY (peer_id, document_id))",
+    "CREATE TABLE IF NOT EXISTS peers (
+        peer_id TEXT PRIMARY KEY,
+        last_seen_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS in_flight (
         peer_id TEXT NOT NULL,
