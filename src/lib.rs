@@ -8,6 +8,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod views;
 

@@ -8,6 +8,8 @@ mod config;
 mod cors;
 mod do_sql;
 mod http;
+mod maintenance;
+mod observe;
 mod random;
 mod rpc;
 mod sync_api;
@@ -21,18 +23,24 @@ const HEALTH_OBJECT: &str = "health";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let started = observe::start(&req);
     let origin = req.headers().get("origin").ok().flatten();
     let allowed = cors::allowed_origin(&env, origin.as_deref());
     let outcome = if req.method() == Method::Options {
         cors::preflight(allowed.as_deref())
     } else {
-        route(req, &env).await
+        route(req, &env, &started.id).await
     };
     let response = outcome.unwrap_or_else(|err| http::error_response(&err));
-    Ok(cors::decorate(response, allowed.as_deref()))
+    let response = cors::decorate(response, allowed.as_deref());
+    Ok(observe::finish(&env, started, response).await)
 }
 
-async fn route(mut req: Request, env: &Env) -> std::result::Result<Response, ApiError> {
+async fn route(
+    mut req: Request,
+    env: &Env,
+    request_id: &str,
+) -> std::result::Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -82,7 +90,7 @@ async fn route(mut req: Request, env: &Env) -> std::result::Result<Response, Api
         }
         ["sync", "ws"] => {
             allow(&[Method::Get])?;
-            sync_api::websocket(&req, env).await
+            sync_api::websocket(&req, env, request_id).await
         }
         ["sync", "ticket"] => {
             allow(&[Method::Post])?;

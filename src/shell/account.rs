@@ -2,6 +2,7 @@
 //! per-email login back-off), and, under names `ip:<address>`, the per-IP
 //! back-off. Emails never contain `:`, so the two name spaces cannot meet.
 
+use super::maintenance::Schedule;
 use super::{http, random, rpc};
 use crate::api_error::ApiError;
 use crate::auth::lockout::{self, Lockout, Policy};
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS lockout (
 
 #[durable_object]
 pub struct Account {
+    state: State,
+    env: Env,
     sql: SqlStorage,
 }
 
@@ -71,17 +74,46 @@ struct AccountRow {
 }
 
 impl DurableObject for Account {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         if let Err(e) = sql.exec(SCHEMA, None) {
             worker::console_error!("account schema: {e}");
         }
-        Self { sql }
+        Self { state, env, sql }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let outcome = self.route(&mut req).await;
+        if let Err(e) = self.schedule_expiry().await {
+            worker::console_error!("back-off expiry: {}", e.code.as_str());
+        }
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
+    }
+
+    /// Deletes the back-off row once it is old and no wait runs, or
+    /// moves the alarm to when that will be.
+    async fn alarm(&self) -> Result<Response> {
+        let now_ms = random::now_ms();
+        match self.expiry_at().ok().flatten() {
+            Some(at) if at <= now_ms => {
+                let deleted = self
+                    .sql
+                    .exec("DELETE FROM lockout", None)
+                    .map(|c| c.rows_written())
+                    .unwrap_or(0);
+                worker::console_log!(
+                    "{}",
+                    serde_json::json!({"type": "maintenance", "object": "Account", "backoff_rows_deleted": deleted})
+                );
+            }
+            Some(_) => {
+                if let Err(e) = self.schedule_expiry().await {
+                    worker::console_error!("back-off expiry: {}", e.code.as_str());
+                }
+            }
+            None => {}
+        }
+        Response::empty()
     }
 }
 
@@ -203,6 +235,10 @@ impl Account {
     }
 
     fn lockout(&self) -> std::result::Result<Lockout, ApiError> {
+        Ok(self.lockout_row()?.unwrap_or_default())
+    }
+
+    fn lockout_row(&self) -> std::result::Result<Option<Lockout>, ApiError> {
         let rows: Vec<Lockout> = self
             .sql
             .exec(
@@ -211,7 +247,7 @@ impl Account {
             )
             .and_then(|c| c.to_array())
             .map_err(http::internal)?;
-        Ok(rows.into_iter().next().unwrap_or_default())
+        Ok(rows.into_iter().next())
     }
 
     fn save_lockout(&self, l: &Lockout) -> std::result::Result<(), ApiError> {
@@ -231,6 +267,30 @@ impl Account {
 }
 
 const IP_POLICY: Policy = lockout::PER_IP;
+
+impl Account {
+    /// When the back-off row may go: `BACKOFF_RETENTION_SECS` after the
+    /// last failure and not before a running wait ends. `None`: no row.
+    fn expiry_at(&self) -> std::result::Result<Option<u64>, ApiError> {
+        let retention = Schedule::load(&self.env).backoff_retention_ms;
+        Ok(self
+            .lockout_row()?
+            .map(|l| (l.last_failure_ms + retention).max(l.locked_until_ms)))
+    }
+
+    /// Sets the alarm to the row's expiry (a no-op without a row).
+    async fn schedule_expiry(&self) -> std::result::Result<(), ApiError> {
+        let Some(at) = self.expiry_at()? else {
+            return Ok(());
+        };
+        let delay = at.saturating_sub(random::now_ms()).max(1);
+        self.state
+            .storage()
+            .set_alarm(delay as i64)
+            .await
+            .map_err(http::internal)
+    }
+}
 
 /// The answer of every successful credential check.
 fn identity(row: AccountRow) -> std::result::Result<Response, ApiError> {

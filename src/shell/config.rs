@@ -6,7 +6,7 @@ use worker::Env;
 
 /// Defaults when a var is absent: 15-minute access, 30-day refresh tokens.
 const DEFAULT_ACCESS_TTL_SECS: u64 = 900;
-const DEFAULT_REFRESH_TTL_SECS: u64 = 30 * 24 * 3600;
+pub(crate) const DEFAULT_REFRESH_TTL_SECS: u64 = 30 * 24 * 3600;
 
 /// What the account endpoints need from the environment.
 pub(crate) struct Config {
@@ -32,7 +32,8 @@ impl Config {
     }
 }
 
-fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
+/// A positive integer var, or `default`.
+pub(crate) fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
     env.var(name)
         .ok()
         .and_then(|v| v.to_string().trim().parse().ok())

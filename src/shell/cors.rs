@@ -46,6 +46,6 @@ pub(crate) fn decorate(response: Response, allowed: Option<&str>) -> Response {
     let headers = response.headers().clone();
     let _ = headers.set("access-control-allow-origin", origin);
     let _ = headers.append("vary", "Origin");
-    let _ = headers.set("access-control-expose-headers", "retry-after");
+    let _ = headers.set("access-control-expose-headers", "retry-after, x-request-id");
     response.with_headers(headers)
 }

@@ -5,7 +5,7 @@
 
 use super::config::Config;
 use super::user_store::{self, SessionCall, ViewCall};
-use super::{accounts_api, http, random, rpc};
+use super::{accounts_api, http, observe, random, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, TokenKind};
 use crate::auth::tokens;
@@ -18,7 +18,7 @@ pub(crate) const SUBPROTOCOL: &str = "myflashplay-sync.v1";
 type Answer = Result<Response, ApiError>;
 
 /// `GET /sync/ws`.
-pub(crate) async fn websocket(req: &Request, env: &Env) -> Answer {
+pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Answer {
     let upgrade = req.headers().get("upgrade").ok().flatten();
     if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         return Err(ApiError::new(
@@ -30,6 +30,9 @@ pub(crate) async fn websocket(req: &Request, env: &Env) -> Answer {
     let headers = Headers::new();
     headers
         .set("upgrade", "websocket")
+        .map_err(http::internal)?;
+    headers
+        .set(observe::FORWARDED_ID, request_id)
         .map_err(http::internal)?;
     let protocols = req
         .headers()
@@ -128,7 +131,9 @@ pub(crate) async fn batch(req: &mut Request, env: &Env) -> Answer {
         .fetch_with_request(forward)
         .await
         .map_err(http::internal)?;
-    if res.status_code() == 200 {
+    // A refusal keeps the object's answer (same error shape) so that its
+    // reason reaches the request's log line.
+    if res.status_code() == 200 || res.headers().has(observe::REJECTION).unwrap_or(false) {
         return Ok(res);
     }
     Err(rpc::relay_error_response(res).await)

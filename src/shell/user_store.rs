@@ -6,6 +6,7 @@
 //! names the caller's session id first; a revoked or unknown session is
 //! refused here, so logout and revocation take effect at once.
 
+mod maintenance;
 mod sync;
 
 pub(crate) use sync::ViewCall;
@@ -19,7 +20,7 @@ use crate::store::UserStore as Engine;
 use crate::time::iso8601;
 use myflashplay_client::DocumentId;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State,
     WebSocket, WebSocketIncomingMessage,
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE TABLE IF NOT EXISTS refresh_history (
   hash TEXT PRIMARY KEY,
-  session_id TEXT NOT NULL
+  session_id TEXT NOT NULL,
+  rotated_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS tickets (
   hash TEXT PRIMARY KEY,
@@ -62,7 +64,10 @@ CREATE TABLE IF NOT EXISTS tickets (
 #[durable_object]
 pub struct UserStore {
     state: State,
+    env: Env,
     sql: SqlStorage,
+    /// A maintenance alarm is known to be pending.
+    alarm_set: Cell<bool>,
     /// The sync engine, opened on first use (and again after hibernation).
     engine: RefCell<Option<Engine<DoSql>>>,
 }
@@ -137,21 +142,40 @@ struct SessionRow {
 }
 
 impl DurableObject for UserStore {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         if let Err(e) = sql.exec(SCHEMA, None) {
             worker::console_error!("user store schema: {e}");
         }
+        // Stores created before `rotated_at` existed (fails harmlessly once
+        // the column is there).
+        let _ = sql.exec(
+            "ALTER TABLE refresh_history ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0",
+            None,
+        );
         Self {
             state,
+            env,
             sql,
+            alarm_set: Cell::new(false),
             engine: RefCell::new(None),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op = req.path();
         let outcome = self.route(&mut req).await;
+        if op != "/internal/health" && op != "/erase" {
+            self.ensure_alarm().await;
+        }
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(e) = self.maintain().await {
+            worker::console_error!("maintenance: {}", e.code.as_str());
+        }
+        Response::empty()
     }
 
     async fn websocket_message(
@@ -161,7 +185,10 @@ impl DurableObject for UserStore {
     ) -> Result<()> {
         match message {
             WebSocketIncomingMessage::Binary(bytes) => self.on_frame(&ws, &bytes).await,
-            WebSocketIncomingMessage::String(_) => sync::reject_text(&ws),
+            WebSocketIncomingMessage::String(_) => {
+                sync::reject_text(&ws);
+                self.on_close(&ws, sync::CLOSE_TEXT);
+            }
         }
         Ok(())
     }
@@ -169,16 +196,16 @@ impl DurableObject for UserStore {
     async fn websocket_close(
         &self,
         ws: WebSocket,
-        _code: usize,
+        code: usize,
         _reason: String,
         _was_clean: bool,
     ) -> Result<()> {
-        self.on_close(&ws);
+        self.on_close(&ws, u16::try_from(code).unwrap_or(1006));
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.on_close(&ws);
+        self.on_close(&ws, 1006);
         Ok(())
     }
 }
@@ -294,10 +321,12 @@ impl UserStore {
         let token = self.new_refresh(&profile.user_id, &session.session_id)?;
         self.sql
             .exec(
-                "INSERT OR IGNORE INTO refresh_history (hash, session_id) VALUES (?, ?)",
+                "INSERT OR IGNORE INTO refresh_history (hash, session_id, rotated_at)
+                 VALUES (?, ?, ?)",
                 vec![
                     session.refresh_hash.into(),
                     session.session_id.clone().into(),
+                    (call.now_ms as i64).into(),
                 ],
             )
             .map_err(http::internal)?;
@@ -411,6 +440,8 @@ impl UserStore {
     async fn erase(&self) -> Answer {
         self.close_session_sockets(None);
         self.engine.replace(None);
+        let _ = self.state.storage().delete_alarm().await;
+        self.alarm_set.set(false);
         self.state
             .storage()
             .delete_all()

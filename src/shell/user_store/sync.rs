@@ -9,8 +9,9 @@
 use super::{Answer, SessionCall, UserStore};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::shell::do_sql::DoSql;
-use crate::shell::{http, random};
+use crate::shell::{http, observe, random};
 use crate::store::{self, StoreError, UserStore as Engine};
+use crate::telemetry::{self, SocketStats};
 use crate::views::{self, View, ViewError};
 use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
 use myflashplay_client::{Replica, ReplicaError};
@@ -23,6 +24,7 @@ pub(crate) const MAX_FRAME_BYTES: usize = 1024 * 1024;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_SERVER_FAULT: u16 = 1011;
 
 /// What a hibernating socket remembers.
 #[derive(Serialize, Deserialize, Default)]
@@ -31,6 +33,9 @@ pub(crate) struct Attachment {
     pub sid: String,
     /// The device's peer id, once it joined.
     pub peer: Option<String>,
+    /// What the session did, for its log line at close.
+    #[serde(default)]
+    pub stats: SocketStats,
 }
 
 /// A JSON view call from the Worker.
@@ -120,7 +125,10 @@ impl UserStore {
             };
             for (ws, peer) in &sockets {
                 if peer == target {
-                    let _ = ws.send_with_bytes(m.encode());
+                    let bytes = m.encode();
+                    if ws.send_with_bytes(&bytes).is_ok() {
+                        count_out(ws, bytes.len());
+                    }
                 }
             }
         }
@@ -132,6 +140,7 @@ impl UserStore {
             let att: Option<Attachment> = ws.deserialize_attachment().ok().flatten();
             if sid.is_none() || att.as_ref().map(|a| a.sid.as_str()) == sid {
                 let _ = ws.close(Some(CLOSE_POLICY), Some("session revoked"));
+                self.socket_ended(&ws, CLOSE_POLICY);
             }
         }
     }
@@ -151,12 +160,22 @@ impl UserStore {
             now_ms,
             ..SessionCall::default()
         })?;
+        let request_id = header(observe::FORWARDED_ID)
+            .filter(|id| telemetry::is_request_id(id))
+            .unwrap_or_default();
         let pair = WebSocketPair::new().map_err(http::internal)?;
         self.state.accept_web_socket(&pair.server);
         pair.server
-            .serialize_attachment(Attachment { sid, peer: None })
+            .serialize_attachment(Attachment {
+                sid,
+                peer: None,
+                stats: SocketStats::new(request_id.clone(), now_ms),
+            })
             .map_err(http::internal)?;
-        let mut builder = ResponseBuilder::new().with_status(101);
+        let mut builder = ResponseBuilder::new()
+            .with_status(101)
+            .with_header(observe::REQUEST_ID, &request_id)
+            .map_err(http::internal)?;
         if header("x-mfp-subprotocol").is_some() {
             builder = builder
                 .with_header(
@@ -189,23 +208,36 @@ impl UserStore {
         Ok(())
     }
 
-    /// One frame from a device.
+    /// One frame from a device: handled, counted in the socket's stats;
+    /// a refusal sends an `error` message and closes the socket.
     pub(crate) async fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
-        let reject = |code: u16, why: &str| {
-            let err = RepoMessage::Error {
-                sender_id: None,
-                target_id: None,
-                message: why.to_owned(),
-            };
-            let _ = ws.send_with_bytes(err.encode());
-            let _ = ws.close(Some(code), Some(why));
-        };
-        if bytes.len() > MAX_FRAME_BYTES {
-            return reject(CLOSE_TOO_BIG, "frame over 1 MiB");
-        }
         let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
-            return reject(CLOSE_POLICY, "unknown connection");
+            return refuse(ws, CLOSE_POLICY, "unknown connection");
         };
+        att.stats.messages_in += 1;
+        att.stats.bytes_in += bytes.len() as u64;
+        let outcome = self.handle_frame(ws, bytes, &mut att).await;
+        if let Err(refusal) = outcome {
+            att.stats.rejection = refusal.reason.map(str::to_owned);
+            let _ = ws.serialize_attachment(&att);
+            refuse(ws, refusal.code, &refusal.why);
+            self.socket_ended(ws, refusal.code);
+            return;
+        }
+        if ws.serialize_attachment(&att).is_err() {
+            refuse(ws, CLOSE_POLICY, "could not record the peer");
+        }
+    }
+
+    async fn handle_frame(
+        &self,
+        ws: &WebSocket,
+        bytes: &[u8],
+        att: &mut Attachment,
+    ) -> Result<(), Refusal> {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return Err(Refusal::new(CLOSE_TOO_BIG, "frame over 1 MiB"));
+        }
         let now_ms = random::now_ms();
         let live = self.authorize(&SessionCall {
             sid: att.sid.clone(),
@@ -213,53 +245,68 @@ impl UserStore {
             ..SessionCall::default()
         });
         if live.is_err() {
-            return reject(CLOSE_POLICY, "session revoked");
+            return Err(Refusal::new(CLOSE_POLICY, "session revoked"));
         }
-        let msg = match RepoMessage::decode(bytes) {
-            Ok(m) => m,
-            Err(e) => return reject(CLOSE_POLICY, &format!("malformed message: {e}")),
-        };
+        let msg = RepoMessage::decode(bytes)
+            .map_err(|e| Refusal::new(CLOSE_POLICY, &format!("malformed message: {e}")))?;
+        if let RepoMessage::Sync(m) | RepoMessage::Request(m) = &msg {
+            att.stats.touch_document(&m.document_id.to_string());
+        }
         let peer = match (&att.peer, &msg) {
             (None, RepoMessage::Join { sender_id, .. }) => sender_id.clone(),
-            (None, _) => return reject(CLOSE_POLICY, "the first message must be join"),
-            (Some(p), _) => match PeerId::new(p.clone()) {
-                Ok(p) => p,
-                Err(_) => return reject(CLOSE_POLICY, "bad peer id"),
-            },
+            (None, _) => return Err(Refusal::new(CLOSE_POLICY, "the first message must be join")),
+            (Some(p), _) => {
+                PeerId::new(p.clone()).map_err(|_| Refusal::new(CLOSE_POLICY, "bad peer id"))?
+            }
         };
         let joining = att.peer.is_none();
-        if let Err(e) = self
-            .pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
+        self.pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
             .await
-        {
-            return reject(1011, &e.message);
-        }
-        match self.with_engine(|e| e.handle_message(now_ms, &peer, msg).map_err(store_error)) {
-            Ok(replies) => {
-                if joining {
-                    att.peer = Some(peer.as_str().to_owned());
-                    if ws.serialize_attachment(&att).is_err() {
-                        return reject(CLOSE_POLICY, "could not record the peer");
-                    }
-                }
-                let (mine, others): (Vec<_>, Vec<_>) = replies
-                    .into_iter()
-                    .partition(|m| m.target_id().is_none_or(|t| *t == peer));
-                for m in mine {
-                    let _ = ws.send_with_bytes(m.encode());
-                }
-                self.deliver(others);
+            .map_err(|e| Refusal::new(CLOSE_SERVER_FAULT, &e.message))?;
+        let mut reason = None;
+        let handled = self.with_engine(|e| {
+            let before = e.seq();
+            let replies = e.handle_message(now_ms, &peer, msg).map_err(|se| {
+                reason = Some(se.reason());
+                store_error(se)
+            })?;
+            Ok((replies, e.seq().saturating_sub(before)))
+        });
+        let (replies, applied) = handled.map_err(|e| {
+            let code = if e.code == ErrorCode::BadRequest {
+                CLOSE_POLICY
+            } else {
+                CLOSE_SERVER_FAULT
+            };
+            Refusal {
+                reason,
+                ..Refusal::new(code, &e.message)
             }
-            Err(e) if e.code == ErrorCode::BadRequest => reject(CLOSE_POLICY, &e.message),
-            Err(e) => reject(1011, &e.message),
+        })?;
+        att.stats.changes_applied += applied;
+        if joining {
+            att.peer = Some(peer.as_str().to_owned());
         }
+        let (mine, others): (Vec<_>, Vec<_>) = replies
+            .into_iter()
+            .partition(|m| m.target_id().is_none_or(|t| *t == peer));
+        for m in mine {
+            let bytes = m.encode();
+            if ws.send_with_bytes(&bytes).is_ok() {
+                att.stats.messages_out += 1;
+                att.stats.bytes_out += bytes.len() as u64;
+            }
+        }
+        self.deliver(others);
+        Ok(())
     }
 
     /// The socket closed: the peer leaves (its sync states stay stored).
-    pub(crate) fn on_close(&self, ws: &WebSocket) {
+    pub(crate) fn on_close(&self, ws: &WebSocket, code: u16) {
         let Ok(Some(att)) = ws.deserialize_attachment::<Attachment>() else {
             return;
         };
+        self.socket_ended(ws, code);
         if let Some(peer) = att.peer.and_then(|p| PeerId::new(p).ok()) {
             let leave = RepoMessage::Leave {
                 sender_id: peer.clone(),
@@ -269,6 +316,20 @@ impl UserStore {
                     .map_err(store_error)
             });
         }
+    }
+
+    /// Writes the session's line once (a server-side close is followed by
+    /// the runtime's close event).
+    fn socket_ended(&self, ws: &WebSocket, code: u16) {
+        let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
+            return;
+        };
+        if att.stats.logged {
+            return;
+        }
+        att.stats.logged = true;
+        let _ = ws.serialize_attachment(&att);
+        observe::socket_closed(&self.env, att.stats.line(code, random::now_ms()));
     }
 
     /// `POST /sync`: a CBOR array of `request`/`sync` messages from one
@@ -289,18 +350,30 @@ impl UserStore {
         let batch = RepoMessage::decode_batch(&bytes)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed batch: {e}")))?;
         let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
-            return cbor(RepoMessage::encode_batch(&[]));
+            return Ok(batch_outcome(
+                cbor(RepoMessage::encode_batch(&[]))?,
+                0,
+                None,
+            ));
         };
         let now_ms = random::now_ms();
         self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
+        let mut reason = None;
+        let mut applied = 0;
         let outcome = self.with_engine(|e| {
+            let before = e.seq();
             for m in batch {
                 if matches!(m, RepoMessage::Join { .. } | RepoMessage::Leave { .. }) {
                     continue;
                 }
-                for reply in e.handle_message(now_ms, &peer, m).map_err(store_error)? {
+                let replies = e.handle_message(now_ms, &peer, m).map_err(|se| {
+                    reason = Some(se.reason());
+                    store_error(se)
+                });
+                applied = e.seq().saturating_sub(before);
+                for reply in replies? {
                     if reply.target_id() == Some(&peer) {
                         mine.push(reply);
                     } else {
@@ -311,8 +384,11 @@ impl UserStore {
             Ok(())
         });
         self.deliver(others);
-        outcome?;
-        cbor(RepoMessage::encode_batch(&mine))
+        let answer = match outcome {
+            Ok(()) => cbor(RepoMessage::encode_batch(&mine))?,
+            Err(e) => http::error_response(&e),
+        };
+        Ok(batch_outcome(answer, applied, reason))
     }
 
     /// `GET /sync/changes?since=`.
@@ -448,6 +524,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A batch's answer with, for the Worker's log line, the changes it stored
+/// and why it was refused (internal headers, removed before the client).
+fn batch_outcome(answer: Response, applied: u64, reason: Option<&str>) -> Response {
+    let headers = answer.headers().clone();
+    let _ = headers.set(observe::CHANGES, &applied.to_string());
+    if let Some(reason) = reason {
+        let _ = headers.set(observe::REJECTION, reason);
+    }
+    answer.with_headers(headers)
+}
+
 fn cbor(bytes: Vec<u8>) -> Answer {
     let headers = worker::Headers::new();
     headers
@@ -462,6 +549,47 @@ fn cbor(bytes: Vec<u8>) -> Answer {
 pub(crate) const TICKET_TTL_MS: u64 = 60_000;
 
 /// Close code for text frames (the protocol is binary only).
+pub(crate) const CLOSE_TEXT: u16 = CLOSE_UNSUPPORTED;
+
+/// Refuses a text frame (the protocol is binary only).
 pub(crate) fn reject_text(ws: &WebSocket) {
     let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
+}
+
+/// Why a frame ends its socket.
+struct Refusal {
+    code: u16,
+    why: String,
+    /// The engine's reason, when the engine refused.
+    reason: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(code: u16, why: &str) -> Self {
+        Self {
+            code,
+            why: why.to_owned(),
+            reason: None,
+        }
+    }
+}
+
+/// Sends an `error` message, then closes with `code`.
+fn refuse(ws: &WebSocket, code: u16, why: &str) {
+    let err = RepoMessage::Error {
+        sender_id: None,
+        target_id: None,
+        message: why.to_owned(),
+    };
+    let _ = ws.send_with_bytes(err.encode());
+    let _ = ws.close(Some(code), Some(why));
+}
+
+/// Counts a push in the target socket's stats.
+fn count_out(ws: &WebSocket, bytes: usize) {
+    if let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() {
+        att.stats.messages_out += 1;
+        att.stats.bytes_out += bytes as u64;
+        let _ = ws.serialize_attachment(&att);
+    }
 }
