@@ -31,7 +31,9 @@ export function tempStateDir() {
 
 /**
  * Starts `wrangler dev` and resolves once GET /health is 200.
- * @param {{stateDir?: string, vars?: Record<string,string>, timeoutMs?: number}} opts
+ * `logLevel` is wrangler's (default `warn`); `log` shows the Worker's own
+ * `console.log` lines, e.g. the structured request logs.
+ * @param {{stateDir?: string, vars?: Record<string,string>, timeoutMs?: number, logLevel?: string}} opts
  */
 export async function startWorker(opts = {}) {
   const stateDir = opts.stateDir ?? tempStateDir();
@@ -39,7 +41,7 @@ export async function startWorker(opts = {}) {
   const inspectorPort = await freePort();
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', stateDir,
-    '--show-interactive-dev-session=false', '--log-level', 'warn'];
+    '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn'];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
   const started = Date.now();
   const child = spawn(wrangler, args, {
