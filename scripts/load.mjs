@@ -12,18 +12,24 @@
 // Exits non-zero if any request or operation failed.
 //
 // Settings (environment): LOAD_LEARNERS (50), LOAD_SECONDS (60),
-// LOAD_RAMP_SECONDS (10: learners start spread over this), LOAD_URL (an
+// LOAD_RAMP_SECONDS (logins spread over this; default 0.15 s a learner), LOAD_URL (an
 // already running Worker instead of starting one), LOAD_JSON (write the
-// figures to this file too).
+// figures to this file too), LOAD_WORKER_LOG (write wrangler's output to
+// this file; LOAD_LOG_LEVEL=log adds the Worker's own lines).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startWorker, root } from '../tests/e2e/harness.mjs';
 
 const N = Number(process.env.LOAD_LEARNERS ?? 50);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
-const RAMP_MS = Number(process.env.LOAD_RAMP_SECONDS ?? 10) * 1000;
+// Logins arrive at about 7 a second (argon2id twice on two shared cores):
+// a burst of hundreds queues in workerd for seconds, and wrangler dev's
+// local proxy then resets waiting connections (a 503 "Your worker
+// restarted mid-request"), which no deployment has.
+const RAMP_MS = Number(process.env.LOAD_RAMP_SECONDS ?? Math.max(5, N * 0.15)) * 1000;
 const THINK_MS = [2000, 5000];
 const SYNC_OPS = ['connect', 'review', 'edit', 'view', 'reconnect'];
 // One action in ten reconnects, two read a view, two edit, five review.
@@ -61,7 +67,7 @@ async function countingFetch(url, init) {
   const res = await fetch(url, init);
   if (res.status >= 400) {
     httpErrors += 1;
-    const what = `http ${init?.method ?? 'GET'} ${new URL(url).pathname}: ${res.status}`;
+    const what = `http ${init?.method ?? 'GET'} ${new URL(url).pathname}: ${res.status} ${(await res.clone().text()).slice(0, 120)}`;
     errorKinds.set(what, (errorKinds.get(what) ?? 0) + 1);
   }
   return res;
@@ -110,6 +116,7 @@ async function main() {
   let url = process.env.LOAD_URL;
   if (!url) {
     worker = await startWorker({
+      logLevel: process.env.LOAD_LOG_LEVEL ?? 'warn',
       vars: {
         JWT_SECRET: crypto.randomBytes(32).toString('base64url'),
         // Every learner comes from 127.0.0.1: the per-IP traffic limits
@@ -159,6 +166,7 @@ async function main() {
     console.log(`login phase: ${N} logins in ${loginSeconds.toFixed(1)} s`);
     report(elapsed);
   } finally {
+    if (worker && process.env.LOAD_WORKER_LOG) fs.writeFileSync(process.env.LOAD_WORKER_LOG, worker.log());
     await worker?.stop();
   }
   const failed = [...errors.values()].reduce((a, b) => a + b, 0) + httpErrors;
@@ -257,7 +265,7 @@ function report(elapsed) {
   figures.httpErrors = httpErrors;
   figures.framesPerSec = (framesIn + framesOut) / elapsed;
 
-  console.log(`\n${N} learners, ${elapsed.toFixed(0)} s (latency in ms)`);
+  console.log(`\n${N} learners, ${elapsed.toFixed(0)} s (latency in ms); load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
   console.log('| operation | count  | errors |  p50  |  p95  |  p99  |');
   console.log('|-----------|--------|--------|-------|-------|-------|');
   for (const r of rows) console.log(r);
