@@ -15,6 +15,8 @@ const HTTP_MAX_ROUND_TRIPS = 100;
 // A WebSocket round that goes silent before every document settled is
 // asked again (`changes-since` plus fresh sync messages) after this long.
 const STALL_MS = 1_000;
+// The user id a client without a server keeps its (local-only) data under.
+const LOCAL_USER = 'local';
 
 /** An error with a stable `code` (API.md codes, plus the client's own). */
 export class SyncClientError extends Error {
@@ -146,7 +148,9 @@ export class SyncClient {
   #samples = null;
   #device = null;
   #status = 'offline';
-  #listeners = { status: new Set(), change: new Set(), error: new Set() };
+  #listeners = { status: new Set(), change: new Set(), error: new Set(), pending: new Set() };
+  /** `pendingChanges` as last announced by a `pending` event. */
+  #lastPending = 0;
   /** Internal: called whenever sync progressed (for `synced()`). */
   #progress = new Set();
   #wanted = false;
@@ -182,7 +186,8 @@ export class SyncClient {
   /** Opens the local storage and, if a session was saved, the user's data. */
   static async open(options) {
     const { server, storage, wasm, deviceName, autoConnect } = options ?? {};
-    if (typeof server !== 'string' || !/^https?:\/\//.test(server)) {
+    // No server: a local-only client (status `local`).
+    if (server != null && (typeof server !== 'string' || !/^https?:\/\//.test(server))) {
       throw new SyncClientError('validation_failed', 'server must be an http(s) URL');
     }
     await init(wasm);
@@ -200,7 +205,7 @@ export class SyncClient {
     }
     const ws = 'WebSocket' in (options ?? {}) ? options.WebSocket : globalThis.WebSocket;
     const client = new SyncClient(OPEN_KEY, {
-      server: server.replace(/\/+$/, ''),
+      server: server == null ? null : server.replace(/\/+$/, ''),
       storage: store,
       fetch: options?.fetch ?? globalThis.fetch.bind(globalThis),
       WebSocket: ws ?? null,
@@ -211,7 +216,10 @@ export class SyncClient {
       samples: options?.samples ?? null,
     });
     const session = parseJson(await store.get('session'));
-    if (session?.userId && session?.refreshToken) {
+    if (!client.#server) {
+      client.#status = 'local';
+      await client.#openDevice();
+    } else if (session?.userId && session?.refreshToken) {
       client.#session = session;
       await client.#openDevice();
     }
@@ -221,7 +229,7 @@ export class SyncClient {
 
   // ---------------------------------------------------------------- state
 
-  /** offline | connecting | synced | error */
+  /** offline | connecting | synced | error | local (no server) */
   get status() { return this.#status; }
 
   /** The logged-in user, or null. */
@@ -279,9 +287,11 @@ export class SyncClient {
       }
     }
     this.#emit('change', { origin: 'local' });
+    this.#announcePending();
   }
 
   async #authenticate(path, email, password, options) {
+    if (!this.#server) throw new SyncClientError('no_server', 'this client has no server: local only');
     const hashed = await prehash(email, password);
     const tokens = await this.#api('POST', path, {
       email,
@@ -402,6 +412,7 @@ export class SyncClient {
 
   /** Keeps the device in sync: WebSocket, reconnect with backoff, HTTP fallback. */
   connect() {
+    if (!this.#server) return;
     this.#wanted = true;
     if (typeof window !== 'undefined' && window.addEventListener) {
       window.addEventListener('online', this.#onOnline);
@@ -413,6 +424,7 @@ export class SyncClient {
 
   /** Stops syncing (edits keep being saved locally). */
   disconnect() {
+    if (!this.#server) return;
     this.#wanted = false;
     if (typeof window !== 'undefined' && window.removeEventListener) {
       window.removeEventListener('online', this.#onOnline);
@@ -702,6 +714,15 @@ export class SyncClient {
 
   #progressed() {
     for (const h of [...this.#progress]) h();
+    this.#announcePending();
+  }
+
+  /** A `pending` event whenever `pendingChanges` changed since the last one. */
+  #announcePending() {
+    const n = this.pendingChanges;
+    if (n === this.#lastPending) return;
+    this.#lastPending = n;
+    this.#emit('pending', n);
   }
 
   #emit(event, ...args) {
@@ -718,7 +739,7 @@ export class SyncClient {
    * documents are merged, saved in this slot, and only then deleted.
    */
   async #openDevice() {
-    const { userId } = this.#session;
+    const userId = this.#userId();
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
     if (this.#samples) core(() => device.setSamples(JSON.stringify(this.#samples)));
     const userPrefix = `u/${userId}/`;
@@ -770,6 +791,11 @@ export class SyncClient {
     this.#persist();
   }
 
+  /** Whose data this client holds: the logged-in user, or local-only data. */
+  #userId() {
+    return this.#session?.userId ?? (this.#server ? null : LOCAL_USER);
+  }
+
   /** This client's keys of the user's data. */
   #prefix(userId) {
     return `u/${userId}/s${this.#slot}/`;
@@ -777,8 +803,9 @@ export class SyncClient {
 
   /** Queues the changed documents and the sync state for local storage. */
   #persist() {
-    if (!this.#device || !this.#session) return;
-    const prefix = this.#prefix(this.#session.userId);
+    const userId = this.#userId();
+    if (!this.#device || !userId) return;
+    const prefix = this.#prefix(userId);
     for (const [id, bytes] of this.#device.takeDirty()) this.#queueWrite(`${prefix}doc/${id}`, bytes);
     this.#queueWrite(`${prefix}sync`, this.#device.syncState());
   }
@@ -811,6 +838,7 @@ export class SyncClient {
     const out = core(() => fn(d));
     this.#persist();
     this.#emit('change', { origin: 'local' });
+    this.#announcePending();
     this.#flush();
     return out;
   }
