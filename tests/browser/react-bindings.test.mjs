@@ -81,6 +81,9 @@ after(async () => {
   await env?.worker.stop();
 });
 
+const t0 = Date.now();
+const step = (what) => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+
 async function device(name) {
   const context = await env.browser.newContext({ viewport: { width: 800, height: 900 } });
   const page = await context.newPage();
@@ -94,7 +97,9 @@ async function device(name) {
 const chip = (d) => d.page.textContent('#chip');
 const chipSays = (d, text, timeout = 30_000) => d.page.waitForFunction(
   (t) => document.getElementById('chip')?.textContent === t, text, { timeout },
-).catch(async (e) => { throw new Error(`${d.name}: chip "${await chip(d)}": ${e.message}`); });
+).catch(async (e) => {
+  throw new Error(`${d.name}: chip "${await chip(d)}" (last error: ${await d.page.textContent('#last-error')}): ${e.message}`);
+});
 const ls = (d, key) => d.page.evaluate((k) => localStorage.getItem(k), key);
 const prefsShown = (d) => d.page.textContent('#prefs').then(JSON.parse);
 const deckOf = (d, id) => d.page.evaluate((i) => window.app.store.client.deck(i) ?? null, id);
@@ -124,11 +129,13 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   assert.equal(JSON.parse(await ls(a, 'myflashplay_preferences')).language, 'vi-VI');
   assert.deepEqual((await a.page.$$eval('#decks li', (l) => l.map((x) => x.dataset.deck))), [deckId]);
 
+  step('A registers: everything mig');
   // A registers: everything migrates, sync starts without a reload.
   await signIn(a, email, '#register');
   await chipSays(a, 'synced, 0 pending');
   assert.equal(await ls(a, 'myflashplay-sync:migrated') !== null, true);
 
+  step('B: logged out first');
   // B: logged out first (its own first run), then signs in and shows A's data.
   const b = await device('B');
   await b.page.fill('#email', email);
@@ -142,6 +149,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   assert.equal(await ls(b, `mdoc_${deckId}`), 'Cat :: Meow\nDog :: Woof\n', 'the app\'s own key on B');
   assert.equal(JSON.parse(await ls(b, 'myflashplay_preferences')).language, 'vi-VI');
 
+  step('A offline; both edit');
   // A offline; both edit the deck (as the edit page) and change different preferences.
   await a.context.setOffline(true);
   await a.page.waitForSelector('#chip[data-status="offline"]', { timeout: 10_000 });
@@ -157,6 +165,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   await chipSays(b, 'synced, 0 pending');
   assert.ok(!(await deckOf(b, deckId)).markdown.includes('Pig'), 'an offline device sends nothing');
 
+  step('A back: both converge');
   // A back: both converge, in the hooks, in the app's localStorage, on screen.
   await a.context.setOffline(false);
   const merged = 'Horse :: Neigh\nCat :: Meow\nDog :: Woof\nPig :: Oink\n';
@@ -179,6 +188,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   assert.deepEqual(cardsA.map(([, t]) => t), ['Horse / Neigh', 'Cat / Meow', 'Dog / Woof', 'Pig / Oink']);
   assert.deepEqual(cardsA.map(([id]) => id), (await deckOf(a, deckId)).cards.map((c) => c.id));
 
+  step('A plays (the play page');
   // A plays (the play page writes myflashplay_sessions itself): progress on both.
   await a.page.click('#play');
   const horse = cardsA[0][0];
@@ -186,9 +196,12 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
     await d.page.waitForSelector(`li[data-card="${horse}"]:has-text("views 1")`, { timeout: 30_000 });
     await chipSays(d, 'synced, 0 pending');
   }
-  assert.equal(JSON.parse(await ls(b, 'myflashplay_sessions')).length, 1);
-  assert.equal(JSON.parse(await ls(b, 'myflashplay_progress')).cardProgress[horse].stats.views, 1);
+  // B's localStorage holds them too, where the app reads them.
+  await b.page.waitForFunction((card) => JSON.parse(localStorage.getItem('myflashplay_sessions') ?? '[]').length === 1
+    && JSON.parse(localStorage.getItem('myflashplay_progress') ?? '{}').cardProgress?.[card]?.stats.views === 1,
+  horse, { timeout: 15_000 });
 
+  step('B signs out:');
   // B signs out: the account's copy leaves B; the app works logged out.
   await b.page.click('#sign-out');
   await chipSays(b, 'signed-out, 0 pending');
@@ -201,6 +214,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   const localId = await b.page.getAttribute('#editor', 'data-deck');
   assert.deepEqual(JSON.parse(await ls(b, 'mdoc_index')).map((e) => e.name), ['Local only']);
 
+  step('Another account on B');
   // Another account on B does not receive B's logged-out data; signing it out brings that data back.
   await signIn(b, `other.${Date.now()}@example.com`, '#register');
   await chipSays(b, 'synced, 0 pending');
@@ -209,6 +223,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   await b.page.click('#sign-out');
   await chipSays(b, 'signed-out, 0 pending');
   await b.page.waitForSelector(`li[data-deck="${localId}"]`);
+  step('The first account still has');
   // The first account still has everything.
   await signIn(b, email);
   await chipSays(b, 'synced, 0 pending');

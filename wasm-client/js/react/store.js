@@ -170,6 +170,7 @@ export class SyncStore {
   #mirrorTimer = null;
   #opening = null;
   #status = 'signed-out';
+  #seedOnSync = false;
   #pending = 0;
   deckError = null;
   lastError = null;
@@ -374,7 +375,8 @@ export class SyncStore {
     const previous = this.#client;
     this.#attach(account, account.status);
     if (previous && previous !== account) await previous.close();
-    this.#seedSamples();
+    // Samples only once the account's own decks are here (first sync).
+    this.#seedOnSync = true;
     // The account is the truth: the app's keys become its copy.
     this.#last = {};
     this.#replaceAppKeys(account.exportLocalStorage());
@@ -396,6 +398,10 @@ export class SyncStore {
       this.#offClient.push(
         client.on('status', (s, detail) => {
           this.#status = s;
+          if (s === 'synced' && this.#seedOnSync) {
+            this.#seedOnSync = false;
+            this.write(() => this.#seedSamples());
+          }
           if (detail) this.lastError = { code: detail.code, message: detail.message };
           this.#bump();
         }),
