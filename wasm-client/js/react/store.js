@@ -361,6 +361,11 @@ export class SyncStore {
     if (signingIn) {
       const entries = appEntries(this.#ls);
       delete entries[OUTPUT_ONLY];
+      // Untouched first-run samples carry nothing of the learner's: the
+      // account has them already or seeds them after its first sync.
+      for (const sample of this.#samples) {
+        if (entries[`mdoc_${sample.id}`] === sample.markdown) delete entries[`mdoc_${sample.id}`];
+      }
       const migratedTo = this.#ls.getItem(MIGRATED_KEY);
       if (migratedTo === null) {
         const known = account.sessions();
