@@ -71,6 +71,8 @@ const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).jo
 const unhex = (s) => new Uint8Array(s.match(/../g).map((h) => parseInt(h, 16)));
 const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A device's Automerge actor and protocol peer id, drawn at random. */
+const newIdentity = () => ({ actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` });
 
 // Tabs. Every client open on one storage (a browser profile's tabs) holds a
 // slot of its own through the Web Locks API: its own actor, peer id,
@@ -200,7 +202,7 @@ export class SyncClient {
     const { slot, release } = await claimSlot(store);
     let identity = parseJson(await store.get(`device/${slot}`));
     if (!identity?.actor || !identity?.peerId) {
-      identity = { actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` };
+      identity = newIdentity();
       await store.set(`device/${slot}`, JSON.stringify(identity));
     }
     const ws = 'WebSocket' in (options ?? {}) ? options.WebSocket : globalThis.WebSocket;
@@ -285,6 +287,11 @@ export class SyncClient {
       for (const key of await this.#storage.keys(`u/${session.userId}/`)) {
         await this.#storage.delete(key);
       }
+      // A new actor: the server holds this one's changes to the erased
+      // documents, and new changes under it would reuse their numbers
+      // (a later login on this device then never settles).
+      this.#identity = newIdentity();
+      await this.#storage.set(`device/${this.#slot}`, JSON.stringify(this.#identity));
     }
     this.#emit('change', { origin: 'local' });
     this.#announcePending();
