@@ -129,6 +129,16 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   assert.equal(JSON.parse(await ls(a, 'myflashplay_preferences')).language, 'vi-VI');
   assert.deepEqual((await a.page.$$eval('#decks li', (l) => l.map((x) => x.dataset.deck))), [deckId]);
 
+  // A second tab of A, logged out too: what it writes shows in the first (the storage event).
+  const a2 = await a.context.newPage();
+  await a2.goto(env.web.url);
+  await a2.waitForSelector('main[data-ready="true"]', { timeout: 30_000 });
+  await a2.fill('#new-name', 'From tab two');
+  await a2.click('#create');
+  await a2.waitForSelector('#editor');
+  const tabDeckId = await a2.getAttribute('#editor', 'data-deck');
+  await a.page.waitForSelector(`li[data-deck="${tabDeckId}"]`, { timeout: 10_000 });
+  await a2.close();
   step('A registers: everything mig');
   // A registers: everything migrates, sync starts without a reload.
   await signIn(a, email, '#register');
@@ -151,6 +161,7 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   console.log(`# sign-in click → A's deck shown and "synced, 0 pending" on B: ${firstSyncMs} ms (prehash included): `
     + `prehash ${login.sent - t0} ms, POST /auth/login ${login.done - login.sent} ms, then migration and sync ${t0 + firstSyncMs - login.done} ms (deck shown at ${deckShownMs} ms)`);
   assert.equal((await prefsShown(b)).language, 'vi-VI');
+  await b.page.waitForSelector(`li[data-deck="${tabDeckId}"]`, { timeout: 10_000 });
   assert.equal(await ls(b, `mdoc_${deckId}`), 'Cat :: Meow\nDog :: Woof\n', 'the app\'s own key on B');
   assert.equal(JSON.parse(await ls(b, 'myflashplay_preferences')).language, 'vi-VI');
 

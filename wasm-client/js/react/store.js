@@ -184,7 +184,18 @@ export class SyncStore {
     this.#samples = options.samples ?? [];
     wrapStorage(this.#ls);
     listener = this.#listener;
+    globalThis.addEventListener?.('storage', this.#onStorage);
   }
+
+  /**
+   * Another tab wrote the app's keys. Logged out, this tab's in-memory
+   * client takes it in (localStorage is the data); signed in, that tab's
+   * own client syncs it and the mirror brings it here.
+   */
+  #onStorage = (e) => {
+    if (e.storageArea !== this.#ls || !e.key || !isAppKey(e.key)) return;
+    if (this.#client && this.#client !== this.#account) this.#captured(e.key, e.newValue);
+  };
 
   /** Opens the clients; resolves when the data can be read. */
   open() {
@@ -331,6 +342,7 @@ export class SyncStore {
     await this.#account?.close();
     this.#client = null;
     if (listener === this.#listener) listener = null;
+    globalThis.removeEventListener?.('storage', this.#onStorage);
   }
 
   // ------------------------------------------------------------ modes
@@ -552,7 +564,8 @@ export class SyncStore {
         c.importLocalStorage({ [key]: value });
       } else {
         const e = entry.get(id);
-        c.createDeck({ id, name: e?.name ?? 'Untitled Deck', emoji: e?.emoji ?? '📚', markdown: value });
+        const when = typeof e?.lastModified === 'string' ? { createdAt: e.lastModified, lastModified: e.lastModified } : {};
+        c.createDeck({ id, name: e?.name ?? 'Untitled Deck', emoji: e?.emoji ?? '📚', markdown: value, metadata: when });
       }
     }
     for (const [key, value] of writes) {
