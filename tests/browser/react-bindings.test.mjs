@@ -7,7 +7,8 @@
 // merged markdown, the same card ids and both preferences; the chip says
 // "synced, 0 pending" on both from events alone; a played game fills
 // progress on both; sign-out keeps the app working locally, and a second
-// account on that device does not receive its logged-out data.
+// account on that device does not receive its logged-out data. A second
+// tab shares logged-out writes and follows the sign-in and the sign-out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -138,12 +139,15 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
   await a2.waitForSelector('#editor');
   const tabDeckId = await a2.getAttribute('#editor', 'data-deck');
   await a.page.waitForSelector(`li[data-deck="${tabDeckId}"]`, { timeout: 10_000 });
-  await a2.close();
   step('A registers: everything mig');
   // A registers: everything migrates, sync starts without a reload.
   await signIn(a, email, '#register');
   await chipSays(a, 'synced, 0 pending');
   assert.equal(await ls(a, 'myflashplay-sync:migrated') !== null, true);
+  // The open second tab follows the sign-in (its own client, the stored session).
+  await a2.waitForFunction((e) => document.getElementById('user')?.textContent === e, email, { timeout: 15_000 });
+  await a2.waitForFunction(() => document.getElementById('chip').textContent === 'synced, 0 pending', null, { timeout: 30_000 });
+  await a2.close();
 
   step('B: logged out first');
   // B: logged out first (its own first run), then signs in and shows A's data.
@@ -219,8 +223,15 @@ test('React bindings: logged-out use migrates on sign-in, two devices merge, eve
 
   step('B signs out:');
   // B signs out: the account's copy leaves B; the app works logged out.
+  const b2 = await b.context.newPage();
+  await b2.goto(env.web.url);
+  await b2.waitForSelector(`li[data-deck="${deckId}"]`, { timeout: 30_000 });
   await b.page.click('#sign-out');
   await chipSays(b, 'signed-out, 0 pending');
+  // B's other tab follows the sign-out.
+  await b2.waitForFunction(() => document.getElementById('chip').textContent === 'signed-out, 0 pending', null, { timeout: 15_000 });
+  assert.equal(await b2.locator(`li[data-deck="${deckId}"]`).count(), 0);
+  await b2.close();
   assert.equal(await ls(b, `mdoc_${deckId}`), null, 'the account\'s decks are erased from B');
   assert.equal(await ls(b, 'myflashplay_sessions'), null);
   assert.equal(await b.page.locator(`li[data-deck="${deckId}"]`).count(), 0);

@@ -34,6 +34,8 @@ const OUTPUT_ONLY = 'myflashplay_progress';
 export const MIGRATED_KEY = 'myflashplay-sync:migrated';
 /** Logged-out data kept aside while an account it did not go into is signed in. */
 export const STASH_KEY = 'myflashplay-sync:logged-out';
+/** The signed-in user id, for the app's other tabs to follow a sign-in or sign-out. */
+export const USER_KEY = 'myflashplay-sync:user';
 
 /** A key of the app's data (not its backups, logs or our own keys). */
 export function isAppKey(key) {
@@ -171,6 +173,7 @@ export class SyncStore {
   #opening = null;
   #status = 'signed-out';
   #seedOnSync = false;
+  #switching = Promise.resolve();
   #pending = 0;
   deckError = null;
   lastError = null;
@@ -193,9 +196,30 @@ export class SyncStore {
    * own client syncs it and the mirror brings it here.
    */
   #onStorage = (e) => {
-    if (e.storageArea !== this.#ls || !e.key || !isAppKey(e.key)) return;
+    if (e.storageArea !== this.#ls || !e.key || !this.ready) return;
+    if (e.key === USER_KEY) {
+      this.#switching = this.#switching.then(() => this.#follow(e.newValue)).catch((err) => this.setError('account', err));
+      return;
+    }
+    if (!isAppKey(e.key)) return;
     if (this.#client && this.#client !== this.#account) this.#captured(e.key, e.newValue);
   };
+
+  /**
+   * Another tab signed in (`userId`) or out (null): this tab follows, with
+   * a fresh account client (which restores the stored session, or has none).
+   */
+  async #follow(userId) {
+    if ((this.user?.userId ?? null) === userId) return;
+    const old = this.#account;
+    const { server, storage, deviceName, wasm } = this.#opts;
+    const ws = 'WebSocket' in this.#opts ? { WebSocket: this.#opts.WebSocket } : {};
+    if (userId === null) await this.#useLocal();
+    else this.#detach();
+    await old?.close();
+    this.#account = await SyncClient.open({ server, storage, deviceName, wasm, samples: this.#samples, ...ws });
+    if (this.#account.user) await this.#useAccount(false);
+  }
 
   /** Opens the clients; resolves when the data can be read. */
   open() {
@@ -311,6 +335,9 @@ export class SyncStore {
     }
     this.setError('account', null);
     await this.#useAccount(true);
+    // Once the session is saved, the app's other tabs follow.
+    await this.#account.flushStorage();
+    this.#withMirroring(() => this.#ls.setItem(USER_KEY, this.#account.user.userId));
     return this.#account.user;
   }
 
@@ -332,6 +359,7 @@ export class SyncStore {
     // Local first: the hooks never read a logged-out account client.
     await this.#useLocal();
     await this.#account.logout({ keepLocalData: keep });
+    this.#withMirroring(() => this.#ls.removeItem(USER_KEY));
   }
 
   /** Frees both clients. */
