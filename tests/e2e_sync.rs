@@ -398,6 +398,50 @@ fn json_client_edit_merges_with_a_concurrent_device_edit() {
         api::json_call("GET", &format!("{}/user/export", w.url), Some(&token), None);
     assert_eq!(status, 200);
     assert_eq!(export["decks"]["d1"]["name"], "Renamed by JSON");
+
+    // Decks come in the app's shape: the markdown also where the app keeps
+    // it, the cards derived from it with ids every device derives alike.
+    let (status, read) =
+        api::json_call("GET", &format!("{}/sync/decks", w.url), Some(&token), None);
+    assert_eq!(status, 200);
+    let d1 = &read["data"][0];
+    assert_eq!(d1["metadata"]["originalMarkdown"], d1["markdown"]);
+    assert_eq!(export["decks"]["d1"]["cards"], d1["cards"]);
+    let ids: Vec<Value> = d1["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    let fronts: Vec<&str> = d1["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .map(|c| c["front"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(fronts, ["0", "a", "b", "c"]);
+    // An app that edits a card (its own random id on it) writes the
+    // markdown; the card keeps its derived id.
+    let mut app = read["data"].clone();
+    app[0]["cards"][1]["back"] = json!("one");
+    app[0]["cards"][1]["id"] = json!("3f0c6a52-0000-4000-8000-000000000000");
+    let (status, merged) = api::json_call(
+        "POST",
+        &format!("{}/sync/decks", w.url),
+        Some(&token),
+        Some(&json!({"base_version": read["version"], "data": app})),
+    );
+    assert_eq!(status, 200, "{merged}");
+    let d1 = &merged["data"][0];
+    assert_eq!(d1["markdown"], "0 :: 0\na :: one\nb :: 2\nc :: 3\n");
+    assert_eq!(d1["cards"][1]["back"], "one");
+    assert_eq!(d1["cards"][1]["id"], ids[1]);
+    phone.sync_http();
+    assert_eq!(
+        phone.state()["decks"]["d1"]["cards"][1]["id"],
+        ids[1],
+        "the device derives the same id"
+    );
 }
 
 #[test]

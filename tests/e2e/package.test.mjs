@@ -69,6 +69,40 @@ test('a localStorage snapshot imported on one device exports equal on two others
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 
+test("the app's first run on two devices, one sample edited on each before the first sync: edits merge, each card once", async () => {
+  const appDir = path.join(root, 'fixtures', 'app');
+  const samples = JSON.parse(fs.readFileSync(path.join(appDir, 'sample-decks.json'), 'utf8'));
+  const firstRun = JSON.parse(fs.readFileSync(path.join(appDir, 'first-run.json'), 'utf8'));
+  const base = firstRun['mdoc_math-basics'];
+  const e = email();
+  const a = await open({ samples });
+  await a.register(e, PASSWORD, { deviceName: 'tablet' });
+  a.importLocalStorage({ ...firstRun, 'mdoc_math-basics': `${base}\nWhat is 10 + 10? :: 20` });
+  const b = await open();
+  await b.login(e, PASSWORD, { deviceName: 'laptop' });
+  b.importLocalStorage(
+    { ...firstRun, 'mdoc_math-basics': base.replace('What is 2 + 2? :: 4', 'What is 2 + 2? :: four') },
+    { samples },
+  );
+  for (const c of [a, b]) c.connect();
+  await Promise.all([a.synced(), b.synced()]);
+  await a.syncNow();
+  await b.syncNow();
+  const want = `${base.replace('What is 2 + 2? :: 4', 'What is 2 + 2? :: four')}\nWhat is 10 + 10? :: 20`;
+  for (const [who, c] of [['a', a], ['b', b]]) {
+    await waitFor(`${who} merged`, () => c.deck('math-basics')?.markdown === want);
+    const deck = c.deck('math-basics');
+    assert.equal(deck.name, 'Elementary Math Fun', who);
+    assert.equal(deck.metadata.originalMarkdown, want, who);
+    const fronts = deck.cards.map((card) => card.front);
+    assert.equal(new Set(fronts).size, fronts.length, `${who}: a card twice: ${fronts}`);
+    assert.ok(fronts.includes('What is 10 + 10?'), who);
+    assert.equal(Object.values(c.decks()).filter((d) => d.name === 'Untitled Deck').length, 0, who);
+  }
+  assert.deepEqual(a.deck('math-basics').cards, b.deck('math-basics').cards);
+  await Promise.all([a.close(), b.close()]);
+});
+
 test('an edit on one connected device is pushed to the other over the WebSocket', async () => {
   const e = email();
   const a = await open();

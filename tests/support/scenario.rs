@@ -243,7 +243,7 @@ impl World {
             ),
             "import_local_storage" => {
                 if let Some(samples) = s.get("samples") {
-                    let list: Vec<SampleDeck> = serde_json::from_value(samples.clone())
+                    let list = SampleDeck::list_from_json(samples)
                         .map_err(|e| format!("import_local_storage: samples: {e}"))?;
                     r.set_samples(list);
                 }

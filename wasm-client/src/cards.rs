@@ -33,7 +33,7 @@
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// A line of the markdown as the app's lexer classifies it.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,14 +308,14 @@ fn normalize_true_false(answer: &str) -> String {
 /// Hands out derived ids, counting repeated fronts.
 struct IdMaker<'a> {
     scope: &'a str,
-    seen: HashMap<String, u32>,
+    seen: BTreeMap<String, u32>,
 }
 
 impl<'a> IdMaker<'a> {
     fn new(scope: &'a str) -> Self {
         IdMaker {
             scope,
-            seen: HashMap::new(),
+            seen: BTreeMap::new(),
         }
     }
 
@@ -352,7 +352,16 @@ fn derived_id(scope: &str, normalized_front: &str, occurrence: u32) -> String {
     bytes.copy_from_slice(&digest[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(bytes).to_string()
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 /// What of a card the markdown holds: two cards with the same content key

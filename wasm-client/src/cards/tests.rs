@@ -95,6 +95,9 @@ fn ids_are_stable_across_devices_and_unrelated_edits() {
     let id = a[0]["id"].as_str().unwrap();
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "8", "UUID version 8: {id}");
+    let parsed = uuid::Uuid::parse_str(id).unwrap();
+    assert_eq!(parsed.to_string(), id);
+    assert_eq!(parsed.get_version_num(), 8);
 }
 
 #[test]

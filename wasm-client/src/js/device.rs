@@ -222,13 +222,9 @@ impl Device {
     /// shared first version of each sample deck.
     #[wasm_bindgen(js_name = setSamples)]
     pub fn set_samples(&mut self, samples_json: &str) -> JsResult<()> {
-        let list: Vec<crate::model::SampleDeck> =
-            serde_json::from_str(samples_json).map_err(JsFailure::from)?;
-        for sample in &list {
-            crate::model::Validate::validate(sample)
-                .map_err(crate::replica::ReplicaError::from)
-                .map_err(JsFailure::from)?;
-        }
+        let list = crate::model::SampleDeck::list_from_json(&parse_json(samples_json)?)
+            .map_err(crate::replica::ReplicaError::from)
+            .map_err(JsFailure::from)?;
         self.replica.set_samples(list);
         Ok(())
     }

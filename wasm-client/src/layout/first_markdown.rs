@@ -14,10 +14,9 @@
 //! marker). When a document carries two or more markers, [`repair`]
 //! finds the cards to drop: the runs are ranked by their actor (hex order),
 //! and a card whose lines (with its metadata comments) were all written by
-//! one first version is dropped when the same card (type, front, answer,
-//! options, metadata; not its category, which the concatenation can
-//! change) also stands in a better-ranked run or in text a device wrote
-//! later. Text written after the first versions is never dropped, and the
+//! one first version is dropped when the same card (the same lines,
+//! trimmed; not its category, which the concatenation can change) also
+//! stands in a better-ranked run or in text a device wrote later. Text written after the first versions is never dropped, and the
 //! best-ranked copy of every card stays, so two devices repairing at once
 //! delete the same characters (deleting a deleted character is a no-op)
 //! and never both copies. What each device added is kept.
@@ -25,8 +24,7 @@
 use crate::cards;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutomergeError, ObjId, ReadDoc, ROOT};
-use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Prefix of the marker keys at the document root.
 pub const MARKER_PREFIX: &str = "firstMarkdown/";
@@ -65,7 +63,7 @@ fn plan<D: ReadDoc>(doc: &D, md: &ObjId, deck_id: &str) -> Result<Plan, Automerg
     if runs.len() < 2 {
         return Ok(Plan::default());
     }
-    let rank: HashMap<&ActorId, usize> = runs.iter().enumerate().map(|(i, a)| (a, i)).collect();
+    let rank: BTreeMap<&ActorId, usize> = runs.iter().enumerate().map(|(i, a)| (a, i)).collect();
     let encoding = doc.text_encoding();
     let mut plan = Plan::default();
     let mut lines: Vec<Line> = Vec::new();
@@ -111,15 +109,19 @@ fn plan<D: ReadDoc>(doc: &D, md: &ObjId, deck_id: &str) -> Result<Plan, Automerg
         return Ok(plan);
     }
     let parsed = cards::parse_with_lines(deck_id, &text);
-    let key = |card: &Value| {
-        let mut k = cards::content_key(card);
-        if let Value::Array(parts) = &mut k {
-            // Category and subcategory (positions 3 and 4) may differ only
-            // because one text now follows the other's last header.
-            parts[3] = Value::Null;
-            parts[4] = Value::Null;
+    let text_lines: Vec<&str> = text.split('\n').collect();
+    // What a card says: its own lines and comments, trimmed (not its
+    // category: one text may now follow the other's last header).
+    let key = |p: &cards::ParsedCard| {
+        let mut k = String::new();
+        for line in &text_lines[p.first_line..=p.comments_end_line.min(text_lines.len() - 1)] {
+            let t = line.trim();
+            if !t.is_empty() {
+                k.push_str(t);
+                k.push('\n');
+            }
         }
-        k.to_string()
+        k
     };
     let last = |p: &cards::ParsedCard| p.comments_end_line.min(lines.len() - 1);
     let owners: Vec<Option<usize>> = parsed
@@ -136,15 +138,15 @@ fn plan<D: ReadDoc>(doc: &D, md: &ObjId, deck_id: &str) -> Result<Plan, Automerg
         .collect();
     // The best copy of each card: text written later (-1), else the
     // best-ranked first version.
-    let mut best: HashMap<String, i64> = HashMap::new();
+    let mut best: BTreeMap<String, i64> = BTreeMap::new();
     for (p, o) in parsed.iter().zip(&owners) {
         let r = o.map_or(-1, |r| r as i64);
-        let e = best.entry(key(&p.card)).or_insert(r);
+        let e = best.entry(key(p)).or_insert(r);
         *e = (*e).min(r);
     }
     for (p, o) in parsed.iter().zip(&owners) {
         let Some(r) = o else { continue };
-        if best[&key(&p.card)] < *r as i64 {
+        if best[&key(p)] < *r as i64 {
             let first = lines[p.first_line].0;
             let end = lines[last(p)].1;
             plan.deletes.push((first, end - first));

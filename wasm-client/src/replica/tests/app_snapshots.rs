@@ -9,7 +9,8 @@ use crate::replica::{LocalStorage, ReviewInput};
 use serde_json::Value;
 
 fn samples() -> Vec<SampleDeck> {
-    serde_json::from_str(include_str!("../../../../fixtures/app/sample-decks.json")).unwrap()
+    let list = serde_json::from_str(include_str!("../../../../fixtures/app/sample-decks.json"));
+    SampleDeck::list_from_json(&list.unwrap()).unwrap()
 }
 
 fn first_run() -> LocalStorage {
