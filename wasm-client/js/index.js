@@ -289,8 +289,10 @@ export class SyncClient {
       }
       // A new actor: the server holds this one's changes to the erased
       // documents, and new changes under it would reuse their numbers
-      // (a later login on this device then never settles).
+      // (a later login on this device then never settles). The other
+      // slots' identities go too: their next client draws new ones.
       this.#identity = newIdentity();
+      for (const key of await this.#storage.keys('device/')) await this.#storage.delete(key);
       await this.#storage.set(`device/${this.#slot}`, JSON.stringify(this.#identity));
     }
     this.#emit('change', { origin: 'local' });
