@@ -210,25 +210,26 @@ export class SyncStore {
    * a fresh account client (which restores the stored session, or has none).
    */
   async #follow(userId) {
-    if ((this.user?.userId ?? null) === userId) return;
+    if (!this.#opts.server || (this.user?.userId ?? null) === userId) return;
     const old = this.#account;
-    const { server, storage, deviceName, wasm } = this.#opts;
-    const ws = 'WebSocket' in this.#opts ? { WebSocket: this.#opts.WebSocket } : {};
     if (userId === null) await this.#useLocal();
     else this.#detach();
     await old?.close();
-    this.#account = await SyncClient.open({ server, storage, deviceName, wasm, samples: this.#samples, ...ws });
+    this.#account = await this.#openAccount();
     if (this.#account.user) await this.#useAccount(false);
+  }
+
+  /** The account's client (it restores a stored session). */
+  #openAccount() {
+    const { server, storage, deviceName, wasm } = this.#opts;
+    const ws = 'WebSocket' in this.#opts ? { WebSocket: this.#opts.WebSocket } : {};
+    return SyncClient.open({ server, storage, deviceName, wasm, samples: this.#samples, ...ws });
   }
 
   /** Opens the clients; resolves when the data can be read. */
   open() {
     this.#opening ??= (async () => {
-      const { server, storage, deviceName, wasm } = this.#opts;
-      if (server) {
-        const ws = 'WebSocket' in this.#opts ? { WebSocket: this.#opts.WebSocket } : {};
-        this.#account = await SyncClient.open({ server, storage, deviceName, wasm, samples: this.#samples, ...ws });
-      }
+      if (this.#opts.server) this.#account = await this.#openAccount();
       if (this.#account?.user) await this.#useAccount(false);
       else await this.#useLocal();
       this.ready = true;
