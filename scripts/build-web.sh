@@ -3,7 +3,7 @@
 # (cargo, wasm32, `js` feature, profile `web`: opt-level z) through wasm-bindgen --target web and
 # wasm-opt -Os, plus the JS wrapper, types and README from wasm-client/js/.
 # Skips the wasm steps when the wasm is newer than every Rust input; always
-# refreshes the JS files (a copy). Prints the wasm size raw and gzipped.
+# refreshes the JS files (a copy, the React bindings in react/ too). Prints the wasm size raw and gzipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -37,6 +37,8 @@ fi
 for f in wasm-client/js/*; do
   [ -f "$f" ] && cp "$f" "$pkg/"
 done
+rm -rf "$pkg/react"
+cp -r wasm-client/js/react "$pkg/react"
 
 raw=$(stat -c %s "$wasm")
 gz=$(wasm_gzip "$wasm")

@@ -22,11 +22,17 @@ bash scripts/build-web.sh
 echo "== tsc --noEmit over a use of the whole package API =="
 tsc -p tests/types
 
+echo "== tsc --noEmit over the React bindings used with the app's own types =="
+tsc -p tests/types/react
+
+echo "== the package as an app installs it: npm pack, exports, publint, attw =="
+bash scripts/check-package.sh
+
 echo "== end-to-end tests: native devices against workerd =="
 cargo test --features e2e --test e2e_sync -- --test-threads=2
 
 echo "== end-to-end tests: HTTP clients against workerd =="
 node --test --test-concurrency=1 tests/e2e/
 
-echo "== browser test (headless Chromium, demo page, wrangler dev) =="
+echo "== browser tests (headless Chromium: demo page, React bindings app; wrangler dev) =="
 node --test --test-concurrency=1 tests/browser/

@@ -6,6 +6,18 @@ import { chromium } from 'playwright-core';
 import { startWorker } from '../e2e/harness.mjs';
 import { startStatic } from '../../wasm-client/demo/serve.mjs';
 
+/** Headless Debian chromium. */
+export function launchChromium() {
+  // playwright-core gives every launch a new empty --user-data-dir of its
+  // own (it refuses the flag in `args`).
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
 /** Starts all three; `vars` are extra Worker vars. Stop with `stop()`. */
 export async function startDemo(vars = {}) {
   // The static server's origin must be allowed by CORS: start it first
@@ -15,14 +27,7 @@ export async function startDemo(vars = {}) {
     vars: { JWT_SECRET: crypto.randomBytes(32).toString('base64url'), ALLOWED_ORIGINS: web.url, ...vars },
   });
   web.setServer(worker.url);
-  // playwright-core gives every launch a new empty --user-data-dir of its
-  // own (it refuses the flag in `args`).
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
 
   /**
    * A demo device page in `context`, ready. Keeps the page's uncaught

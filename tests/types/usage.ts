@@ -12,6 +12,7 @@ import {
   type ChangeEvent,
   type Deck,
   type DeckFields,
+  type DeckInput,
   type ExportData,
   type GameSession,
   type Json,
@@ -20,8 +21,8 @@ import {
   type SyncClientOptions,
   type SyncStatus,
   type SyncStorage,
+  type StoredPreferences,
   type User,
-  type UserPreferences,
 } from '../../wasm-client/js/index.js';
 
 export async function useWholeApi(snapshot: LocalStorageEntries): Promise<ExportData> {
@@ -59,13 +60,14 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   client.importLocalStorage(window.localStorage);
   const back: LocalStorageEntries = client.exportLocalStorage();
 
-  const deck: Deck = { id: 'd1', name: 'Animals', emoji: '🐙', markdown: 'Cat :: Meow\n' };
+  const deck: DeckInput = { id: 'd1', name: 'Animals', emoji: '🐙', markdown: 'Cat :: Meow\n' };
   client.createDeck(deck);
   const fields: DeckFields = { name: 'Sea animals', metadata: { tags: ['sea'] }, settings: { studyMode: 'spaced' } };
   client.updateDeck('d1', fields);
   client.editMarkdown('d1', 'Cat :: Meow\nFish :: Blub\n');
   const decks: Record<string, Deck> = client.decks();
   const one: Deck | undefined = client.deck('d1');
+  client.on('pending', (n: number) => console.log(n));
   console.log(Object.keys(decks), one?.markdown, back);
 
   const review: ReviewInput = { deckId: 'd1', cardId: 'c1', correct: true, responseMs: 1200, quality: 4 };
@@ -76,7 +78,7 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   const session: GameSession = {
     id: 's1', deckId: 'd1', deckName: 'Animals', mode: 'quiz', startTime: new Date().toISOString(),
     score: { points: 10, accuracy: 100, correctAnswers: 1, totalQuestions: 1, streak: 1, bestStreak: 1 },
-    details: { cardResults: [], bonuses: [{ type: 'perfect', points: 5 }], difficulty: 'easy', hintsUsed: 0 },
+    details: { cardResults: [], bonuses: [{ type: 'perfect', points: 5, description: 'Perfect' }], difficulty: 'easy', hintsUsed: 0 },
   };
   client.recordSession(session);
   const sessions: Record<string, GameSession> = client.sessions();
@@ -89,11 +91,11 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   client.unstar('public-1');
   const starred: string[] = client.starred();
 
-  const prefs: UserPreferences = { theme: 'dark', gameSettings: { showHints: false } };
+  const prefs: StoredPreferences = { theme: 'dark', gameSettings: { showHints: false } };
   client.setPreferences(prefs);
   const value: Json = { nested: [1, 'two', null] };
   client.setPreference('custom', value);
-  const current: UserPreferences = client.preferences();
+  const current: StoredPreferences = client.preferences();
   console.log(sessions, achievements, starred, current.theme);
 
   client.deleteDeck('d1');

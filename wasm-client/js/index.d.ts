@@ -1,28 +1,20 @@
-// Types of @myflashplay/sync-client. The data shapes are MyFlashPlay's own
-// (flashcard.types.ts, storage.types.ts); unknown fields are kept, so each
-// object type also allows extra keys.
+// Types of @myflashplay/sync-client. The data shapes are MyFlashPlay's own,
+// field for field as the app declares them (src/types/flashcard.types.ts,
+// game.types.ts, storage.types.ts, utils/achievements.ts): the app's objects
+// pass in and come back assignable without casts. Fields the client adds
+// are optional (`Deck.markdown`); unknown fields the app stores are kept.
 
 /** ISO-8601 UTC timestamp, e.g. `2026-10-04T11:48:00.000Z`. */
 export type IsoTime = string;
 
-export interface DeckMetadata {
-  createdAt?: IsoTime;
-  lastModified?: IsoTime;
-  lastPlayed?: IsoTime;
-  playCount?: number;
-  source?: 'imported' | 'created' | 'template';
-  originalMarkdown?: string;
-  tags?: string[];
-  difficulty?: 'beginner' | 'intermediate' | 'advanced';
-  estimatedTime?: number;
-  [extra: string]: unknown;
-}
+export type CardType = 'simple' | 'multiple-choice' | 'true-false';
+export type Difficulty = 'easy' | 'medium' | 'hard';
+export type StudyMode = 'sequential' | 'random' | 'spaced';
 
-export interface DeckSettings {
-  shuffleCards?: boolean;
-  repeatIncorrect?: boolean;
-  studyMode?: 'sequential' | 'random' | 'spaced';
-  [extra: string]: unknown;
+export interface QuizOption {
+  id: string;
+  text: string;
+  isCorrect: boolean;
 }
 
 /**
@@ -32,27 +24,75 @@ export interface DeckSettings {
  */
 export interface Flashcard {
   id: string;
-  type?: string;
-  front?: string;
-  back?: string;
-  [extra: string]: unknown;
+  front: string;
+  back: string;
+  type: CardType;
+  category?: string;
+  subcategory?: string;
+  media?: {
+    type: 'image' | 'audio';
+    url: string;
+  };
+  metadata: {
+    difficulty: Difficulty;
+    tags: string[];
+    hint?: string;
+    explanation?: string;
+    relatedCards?: string[];
+  };
+  options?: QuizOption[];
 }
 
+export interface DeckMetadata {
+  createdAt: IsoTime;
+  lastModified: IsoTime;
+  lastPlayed?: IsoTime;
+  playCount: number;
+  source: 'imported' | 'created' | 'template';
+  /** The deck's markdown, as the app keeps it (same text as `Deck.markdown`). */
+  originalMarkdown?: string;
+  tags: string[];
+  difficulty: 'beginner' | 'intermediate' | 'advanced';
+  estimatedTime: number;
+}
+
+export interface DeckSettings {
+  shuffleCards: boolean;
+  repeatIncorrect: boolean;
+  studyMode: StudyMode;
+}
+
+/** The app's `Deck`. Decks read from the client always carry `markdown`. */
 export interface Deck {
+  id: string;
+  name: string;
+  description: string;
+  emoji: string;
+  cards: Flashcard[];
+  metadata: DeckMetadata;
+  settings: DeckSettings;
+  /** The deck's markdown, merged character by character across devices. */
+  markdown?: string;
+}
+
+/**
+ * What `createDeck` takes: the app's `Deck`, or less (missing metadata and
+ * settings get the app's defaults). The text comes from `markdown` or
+ * `metadata.originalMarkdown`; `cards` that say otherwise regenerate it.
+ */
+export interface DeckInput {
   id: string;
   name: string;
   description?: string;
   emoji?: string;
-  /** The deck's markdown, merged character by character across devices. */
-  markdown?: string;
   cards?: Flashcard[];
-  metadata?: DeckMetadata;
-  settings?: DeckSettings;
-  [extra: string]: unknown;
+  metadata?: Partial<DeckMetadata>;
+  settings?: Partial<DeckSettings>;
+  markdown?: string;
 }
 
 /** Fields of `updateDeck`: any subset; metadata/settings merge key by key. */
-export type DeckFields = Partial<Omit<Deck, 'id'>>;
+export type DeckFields = Partial<Omit<DeckInput, 'id'>>;
 
 export interface CardStats {
   views: number;
@@ -63,7 +103,6 @@ export interface CardStats {
   averageResponseTime: number;
   /** 0..100 */
   confidence: number;
-  [extra: string]: unknown;
 }
 
 export interface SpacedRepetition {
@@ -71,7 +110,6 @@ export interface SpacedRepetition {
   easeFactor: number;
   nextReview: IsoTime;
   stage: 'learning' | 'reviewing' | 'mastered';
-  [extra: string]: unknown;
 }
 
 export interface CardProgress {
@@ -79,7 +117,6 @@ export interface CardProgress {
   deckId: string;
   stats: CardStats;
   spacedRepetition: SpacedRepetition;
-  [extra: string]: unknown;
 }
 
 /** One answer to record with `recordReview`. */
@@ -95,15 +132,7 @@ export interface ReviewInput {
   quality?: 0 | 1 | 2 | 3 | 4 | 5;
 }
 
-export interface GameScore {
-  points: number;
-  accuracy: number;
-  correctAnswers: number;
-  totalQuestions: number;
-  streak: number;
-  bestStreak: number;
-  [extra: string]: unknown;
-}
+export type GameMode = 'study' | 'quiz' | 'speed' | 'memory' | 'falling';
 
 export interface CardResult {
   cardId: string;
@@ -111,33 +140,36 @@ export interface CardResult {
   timeSpent: number;
   attempts: number;
   hintUsed: boolean;
-  [extra: string]: unknown;
 }
 
 export interface Bonus {
   type: 'speed' | 'streak' | 'perfect' | 'no-hints';
   points: number;
-  description?: string;
-  [extra: string]: unknown;
+  description: string;
 }
 
 export interface GameSession {
   id: string;
   deckId: string;
   deckName: string;
-  mode: 'study' | 'quiz' | 'speed' | 'memory' | 'falling';
+  mode: GameMode;
   startTime: IsoTime;
   endTime?: IsoTime;
   duration?: number;
-  score: GameScore;
+  score: {
+    points: number;
+    accuracy: number;
+    correctAnswers: number;
+    totalQuestions: number;
+    streak: number;
+    bestStreak: number;
+  };
   details: {
     cardResults: CardResult[];
     bonuses: Bonus[];
     difficulty: string;
     hintsUsed: number;
-    [extra: string]: unknown;
   };
-  [extra: string]: unknown;
 }
 
 export interface AchievementProgress {
@@ -145,33 +177,37 @@ export interface AchievementProgress {
   progress: number;
   maxProgress: number;
   unlockedAt?: IsoTime;
-  [extra: string]: unknown;
 }
 
 export interface UserPreferences {
-  version?: string;
-  theme?: 'light' | 'dark' | 'auto';
-  colorScheme?: 'rainbow' | 'ocean' | 'space' | 'forest';
-  soundEnabled?: boolean;
-  animationsEnabled?: boolean;
-  fontSize?: 'small' | 'medium' | 'large';
-  language?: string;
-  accessibility?: {
-    highContrast?: boolean;
-    reducedMotion?: boolean;
-    screenReaderMode?: boolean;
-    [extra: string]: unknown;
+  version: string;
+  theme: 'light' | 'dark' | 'auto';
+  colorScheme: 'rainbow' | 'ocean' | 'space' | 'forest';
+  soundEnabled: boolean;
+  animationsEnabled: boolean;
+  fontSize: 'small' | 'medium' | 'large';
+  language: string;
+  accessibility: {
+    highContrast: boolean;
+    reducedMotion: boolean;
+    screenReaderMode: boolean;
   };
-  gameSettings?: {
-    defaultDifficulty?: 'easy' | 'medium' | 'hard';
-    showHints?: boolean;
-    autoAdvance?: boolean;
-    timerWarning?: boolean;
-    [extra: string]: unknown;
+  gameSettings: {
+    defaultDifficulty: 'easy' | 'medium' | 'hard';
+    showHints: boolean;
+    autoAdvance: boolean;
+    timerWarning: boolean;
   };
-  lastUpdated?: IsoTime;
-  [extra: string]: unknown;
+  lastUpdated: IsoTime;
 }
+
+/**
+ * Preferences as stored: what has been set so far (nothing until the
+ * learner changes something; the app supplies its defaults).
+ */
+export type StoredPreferences = {
+  [K in keyof UserPreferences]?: UserPreferences[K] extends object ? Partial<UserPreferences[K]> : UserPreferences[K];
+};
 
 /** A JSON value (what `setPreference` stores at a path). */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -181,7 +217,7 @@ export type LocalStorageEntries = Record<string, string>;
 
 /** Everything, as `GET /user/export` answers. */
 export interface ExportData {
-  preferences: UserPreferences;
+  preferences: StoredPreferences;
   decks: Record<string, Deck>;
   progress: Record<string, CardProgress>;
   achievements: Record<string, AchievementProgress>;
@@ -213,8 +249,12 @@ export function memoryStorage(): SyncStorage;
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
 
 export interface SyncClientOptions {
-  /** Base URL of the sync Worker, e.g. `https://sync.myflashplay.app`. */
-  server: string;
+  /**
+   * Base URL of the sync Worker, e.g. `https://sync.myflashplay.app`.
+   * Without one the client is local-only: status `local`, the data in
+   * `storage`, `register`/`login` fail with `no_server`.
+   */
+  server?: string | null;
   /**
    * Local storage: an adapter, or an IndexedDB database name. Default:
    * IndexedDB `myflashplay-sync` where available, else memory.
@@ -245,16 +285,17 @@ export interface SampleDeck {
   description?: string;
   tags?: string[];
   markdown: string;
-  [extra: string]: unknown;
+  emoji?: string;
 }
 
 /**
  * - `offline`: not connected (not asked to, no network, or server unreachable);
  * - `connecting`: opening the connection or in the first round;
  * - `synced`: connected and up to date (see `pendingChanges`);
- * - `error`: the session ended (logged out elsewhere, revoked): log in again.
+ * - `error`: the session ended (logged out elsewhere, revoked): log in again;
+ * - `local`: the client has no server (local-only data).
  */
-export type SyncStatus = 'offline' | 'connecting' | 'synced' | 'error';
+export type SyncStatus = 'offline' | 'connecting' | 'synced' | 'error' | 'local';
 
 export interface ChangeEvent {
   /** `local`: an edit on this device; `remote`: changes arrived by sync. */
@@ -264,6 +305,8 @@ export interface ChangeEvent {
 export interface SyncEvents {
   status: (status: SyncStatus, detail?: SyncClientError) => void;
   change: (event: ChangeEvent) => void;
+  /** `pendingChanges` changed (the new count): a status chip needs only this and `status`. */
+  pending: (pendingChanges: number) => void;
   /** Non-fatal problems (a refused message, a storage write that failed). */
   error: (error: SyncClientError) => void;
 }
@@ -323,7 +366,7 @@ export class SyncClient {
 
   decks(): Record<string, Deck>;
   deck(id: string): Deck | undefined;
-  createDeck(deck: Deck): void;
+  createDeck(deck: DeckInput): void;
   updateDeck(id: string, fields: DeckFields): void;
   /** Sets the markdown; stored as a character diff, so concurrent edits merge. */
   editMarkdown(id: string, markdown: string): void;
@@ -343,9 +386,10 @@ export class SyncClient {
   star(publicDeckId: string): void;
   unstar(publicDeckId: string): void;
 
-  preferences(): UserPreferences;
+  /** The preferences set so far (the app adds its defaults). */
+  preferences(): StoredPreferences;
   /** Writes only the fields given (nested objects merge). */
-  setPreferences(preferences: UserPreferences): void;
+  setPreferences(preferences: StoredPreferences): void;
   /** One field by dotted path, e.g. `gameSettings.showHints`. */
   setPreference(path: string, value: Json): void;
 

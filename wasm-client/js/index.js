@@ -15,6 +15,8 @@ const HTTP_MAX_ROUND_TRIPS = 100;
 // A WebSocket round that goes silent before every document settled is
 // asked again (`changes-since` plus fresh sync messages) after this long.
 const STALL_MS = 1_000;
+// The user id a client without a server keeps its (local-only) data under.
+const LOCAL_USER = 'local';
 
 /** An error with a stable `code` (API.md codes, plus the client's own). */
 export class SyncClientError extends Error {
@@ -69,6 +71,8 @@ const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).jo
 const unhex = (s) => new Uint8Array(s.match(/../g).map((h) => parseInt(h, 16)));
 const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A device's Automerge actor and protocol peer id, drawn at random. */
+const newIdentity = () => ({ actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` });
 
 // Tabs. Every client open on one storage (a browser profile's tabs) holds a
 // slot of its own through the Web Locks API: its own actor, peer id,
@@ -146,7 +150,9 @@ export class SyncClient {
   #samples = null;
   #device = null;
   #status = 'offline';
-  #listeners = { status: new Set(), change: new Set(), error: new Set() };
+  #listeners = { status: new Set(), change: new Set(), error: new Set(), pending: new Set() };
+  /** `pendingChanges` as last announced by a `pending` event. */
+  #lastPending = 0;
   /** Internal: called whenever sync progressed (for `synced()`). */
   #progress = new Set();
   #wanted = false;
@@ -182,7 +188,8 @@ export class SyncClient {
   /** Opens the local storage and, if a session was saved, the user's data. */
   static async open(options) {
     const { server, storage, wasm, deviceName, autoConnect } = options ?? {};
-    if (typeof server !== 'string' || !/^https?:\/\//.test(server)) {
+    // No server: a local-only client (status `local`).
+    if (server != null && (typeof server !== 'string' || !/^https?:\/\//.test(server))) {
       throw new SyncClientError('validation_failed', 'server must be an http(s) URL');
     }
     await init(wasm);
@@ -195,12 +202,12 @@ export class SyncClient {
     const { slot, release } = await claimSlot(store);
     let identity = parseJson(await store.get(`device/${slot}`));
     if (!identity?.actor || !identity?.peerId) {
-      identity = { actor: hex(randomBytes(16)), peerId: `mfp-${hex(randomBytes(8))}` };
+      identity = newIdentity();
       await store.set(`device/${slot}`, JSON.stringify(identity));
     }
     const ws = 'WebSocket' in (options ?? {}) ? options.WebSocket : globalThis.WebSocket;
     const client = new SyncClient(OPEN_KEY, {
-      server: server.replace(/\/+$/, ''),
+      server: server == null ? null : server.replace(/\/+$/, ''),
       storage: store,
       fetch: options?.fetch ?? globalThis.fetch.bind(globalThis),
       WebSocket: ws ?? null,
@@ -211,7 +218,10 @@ export class SyncClient {
       samples: options?.samples ?? null,
     });
     const session = parseJson(await store.get('session'));
-    if (session?.userId && session?.refreshToken) {
+    if (!client.#server) {
+      client.#status = 'local';
+      await client.#openDevice();
+    } else if (session?.userId && session?.refreshToken) {
       client.#session = session;
       await client.#openDevice();
     }
@@ -221,7 +231,7 @@ export class SyncClient {
 
   // ---------------------------------------------------------------- state
 
-  /** offline | connecting | synced | error */
+  /** offline | connecting | synced | error | local (no server) */
   get status() { return this.#status; }
 
   /** The logged-in user, or null. */
@@ -277,11 +287,20 @@ export class SyncClient {
       for (const key of await this.#storage.keys(`u/${session.userId}/`)) {
         await this.#storage.delete(key);
       }
+      // A new actor: the server holds this one's changes to the erased
+      // documents, and new changes under it would reuse their numbers
+      // (a later login on this device then never settles). The other
+      // slots' identities go too: their next client draws new ones.
+      this.#identity = newIdentity();
+      for (const key of await this.#storage.keys('device/')) await this.#storage.delete(key);
+      await this.#storage.set(`device/${this.#slot}`, JSON.stringify(this.#identity));
     }
     this.#emit('change', { origin: 'local' });
+    this.#announcePending();
   }
 
   async #authenticate(path, email, password, options) {
+    if (!this.#server) throw new SyncClientError('no_server', 'this client has no server: local only');
     const hashed = await prehash(email, password);
     const tokens = await this.#api('POST', path, {
       email,
@@ -402,6 +421,7 @@ export class SyncClient {
 
   /** Keeps the device in sync: WebSocket, reconnect with backoff, HTTP fallback. */
   connect() {
+    if (!this.#server) return;
     this.#wanted = true;
     if (typeof window !== 'undefined' && window.addEventListener) {
       window.addEventListener('online', this.#onOnline);
@@ -413,6 +433,7 @@ export class SyncClient {
 
   /** Stops syncing (edits keep being saved locally). */
   disconnect() {
+    if (!this.#server) return;
     this.#wanted = false;
     if (typeof window !== 'undefined' && window.removeEventListener) {
       window.removeEventListener('online', this.#onOnline);
@@ -702,6 +723,15 @@ export class SyncClient {
 
   #progressed() {
     for (const h of [...this.#progress]) h();
+    this.#announcePending();
+  }
+
+  /** A `pending` event whenever `pendingChanges` changed since the last one. */
+  #announcePending() {
+    const n = this.pendingChanges;
+    if (n === this.#lastPending) return;
+    this.#lastPending = n;
+    this.#emit('pending', n);
   }
 
   #emit(event, ...args) {
@@ -718,7 +748,7 @@ export class SyncClient {
    * documents are merged, saved in this slot, and only then deleted.
    */
   async #openDevice() {
-    const { userId } = this.#session;
+    const userId = this.#userId();
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
     if (this.#samples) core(() => device.setSamples(JSON.stringify(this.#samples)));
     const userPrefix = `u/${userId}/`;
@@ -770,6 +800,11 @@ export class SyncClient {
     this.#persist();
   }
 
+  /** Whose data this client holds: the logged-in user, or local-only data. */
+  #userId() {
+    return this.#session?.userId ?? (this.#server ? null : LOCAL_USER);
+  }
+
   /** This client's keys of the user's data. */
   #prefix(userId) {
     return `u/${userId}/s${this.#slot}/`;
@@ -777,8 +812,9 @@ export class SyncClient {
 
   /** Queues the changed documents and the sync state for local storage. */
   #persist() {
-    if (!this.#device || !this.#session) return;
-    const prefix = this.#prefix(this.#session.userId);
+    const userId = this.#userId();
+    if (!this.#device || !userId) return;
+    const prefix = this.#prefix(userId);
     for (const [id, bytes] of this.#device.takeDirty()) this.#queueWrite(`${prefix}doc/${id}`, bytes);
     this.#queueWrite(`${prefix}sync`, this.#device.syncState());
   }
@@ -811,6 +847,7 @@ export class SyncClient {
     const out = core(() => fn(d));
     this.#persist();
     this.#emit('change', { origin: 'local' });
+    this.#announcePending();
     this.#flush();
     return out;
   }
