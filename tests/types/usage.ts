@@ -112,7 +112,7 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   const all: ExportData = client.exportData();
   const firstReview: ReviewEvent | undefined = all.reviews[0];
   const restored: ImportSummary = await client.importData(all);
-  console.log(firstReview?.id, restored.added.decks, restored.account.reviews, Object.keys(all.deleted_decks));
+  console.log(firstReview?.id, restored.added.decks, restored.account.decks, Object.keys(all.deleted_decks));
   offStatus();
   offChange();
   client.disconnect();

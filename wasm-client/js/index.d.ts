@@ -215,12 +215,10 @@ export interface ImportSummary {
     starred: number;
     preferences: number;
   };
+  /** What the account holds afterwards, by its root document. */
   account: {
     decks: number;
     deleted_decks: number;
-    progress: number;
-    reviews: number;
-    sessions: number;
     achievements: number;
     starred: number;
   };

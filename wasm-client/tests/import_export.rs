@@ -105,7 +105,8 @@ fn an_export_restores_a_fresh_account_exactly() {
     assert_eq!(summary["added"]["decks"], 4);
     assert_eq!(summary["added"]["deleted_decks"], 1);
     assert_eq!(summary["added"]["reviews"], 4);
-    assert_eq!(summary["account"]["reviews"], 4);
+    assert_eq!(summary["account"]["decks"], 4);
+    assert_eq!(summary["account"]["deleted_decks"], 1);
     assert_eq!(fresh.export().unwrap(), original);
 }
 
@@ -218,6 +219,39 @@ fn achievements_keep_the_highest_progress_and_the_earliest_unlock() {
     assert_eq!(got["streak"]["progress"], 5);
     assert_eq!(got["streak"]["unlockedAt"], "2026-11-01T00:00:00.000Z");
     assert_eq!(got["new"]["progress"], 2);
+}
+
+#[test]
+fn an_import_needs_only_the_documents_it_names() {
+    let full = learner();
+    let original = full.export().unwrap();
+    // A part with one deck, its progress and reviews, and one session.
+    let session = original["sessions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let part = json!({
+        "decks": {"math": original["decks"]["math"]},
+        "progress": {"m1": original["progress"]["m1"]},
+        "reviews": original["reviews"].as_array().unwrap().iter()
+            .filter(|r| r["deckId"] == "math").cloned().collect::<Vec<_>>(),
+        "sessions": {session.0.as_str(): session.1},
+    });
+    let ids = Replica::import_documents("user-a", &part);
+    assert_eq!(ids.len(), 3, "root, the deck, the session month");
+    // Into the account itself, holding only those documents: nothing new.
+    let subset: myflashplay_client::Docs = full
+        .docs()
+        .iter()
+        .filter(|(id, _)| ids.contains(id))
+        .map(|(id, d)| (*id, d.clone()))
+        .collect();
+    let mut partial = Replica::from_docs("user-a", &[9; 16], subset).unwrap();
+    let summary = partial.import_export(&part).unwrap();
+    assert!(added(&summary).iter().all(|n| *n == 0), "{summary}");
+    assert_eq!(summary["account"]["decks"], 4);
 }
 
 #[test]

@@ -417,7 +417,8 @@ impl UserStore {
     pub(crate) fn import(&self, user_id: &str, data: &serde_json::Value) -> Answer {
         let actor: [u8; 16] = random::bytes()?;
         let now_ms = random::now_ms();
-        let docs = self.with_engine(|e| e.export_docs().map_err(store_error))?;
+        let ids = Replica::import_documents(user_id, data);
+        let docs = self.with_engine(|e| e.export_some(&ids).map_err(store_error))?;
         let mut replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
         let before = heads_of(&replica);
         replica.set_now(now_ms as i64);

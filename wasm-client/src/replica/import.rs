@@ -182,7 +182,8 @@ fn merge_achievement(mine: &Value, theirs: &Value) -> Value {
 impl Replica {
     /// Merges a `GET /user/export` value into this replica (see the module
     /// documentation) and returns the summary `{added: {...}, account:
-    /// {...}}`. On error nothing has been written.
+    /// {...}}`. The replica needs at least the documents of
+    /// [`Replica::import_documents`]. On error nothing has been written.
     pub fn import_export(&mut self, export: &Value) -> Result<Value, ReplicaError> {
         let export = export
             .as_object()
@@ -258,7 +259,7 @@ impl Replica {
             .filter(|(id, _)| !known.contains(*id) && !deleted.is_some_and(|d| d.contains_key(*id)))
             .map(|(_, d)| d)
             .collect();
-        let live_now = self.live_decks()?.len();
+        let live_now = self.index_counts()?.0;
         if live_now + new_live.len() > limits::MAX_DECKS
             || (!new_deleted.is_empty() && live_now >= limits::MAX_DECKS)
         {
@@ -398,7 +399,53 @@ impl Replica {
         })
     }
 
+    /// The documents an import of `export` may read or write: the root,
+    /// the deck documents of every deck it names, the session documents of
+    /// the months of its sessions. A replica of just these (and of what
+    /// the account has of them) is enough for [`Replica::import_export`],
+    /// so one import never loads the whole account.
+    pub fn import_documents(user_id: &str, export: &Value) -> Vec<crate::DocumentId> {
+        let mut decks: BTreeSet<&str> = BTreeSet::new();
+        for key in ["decks", "deleted_decks"] {
+            if let Some(m) = export.get(key).and_then(Value::as_object) {
+                decks.extend(m.keys().map(String::as_str));
+            }
+        }
+        if let Some(m) = export.get("progress").and_then(Value::as_object) {
+            decks.extend(m.values().filter_map(|p| p["deckId"].as_str()));
+        }
+        if let Some(a) = export.get("reviews").and_then(Value::as_array) {
+            decks.extend(a.iter().filter_map(|r| r["deckId"].as_str()));
+        }
+        let mut months: BTreeSet<String> = BTreeSet::new();
+        if let Some(m) = export.get("sessions").and_then(Value::as_object) {
+            for s in m.values() {
+                if let Some(Ok(month)) = s["startTime"]
+                    .as_str()
+                    .map(|t| timestamp::month_of("session.startTime", t))
+                {
+                    months.insert(month);
+                }
+            }
+        }
+        std::iter::once(layout::root_id(user_id))
+            .chain(decks.into_iter().map(|d| layout::deck_doc_id(user_id, d)))
+            .chain(months.iter().map(|m| layout::sessions_doc_id(user_id, m)))
+            .collect()
+    }
+
+    /// `(live, deleted)` decks by the root's index alone.
+    fn index_counts(&self) -> Result<(usize, usize), ReplicaError> {
+        let entries = self.deck_entries()?;
+        let listed = entries.iter().filter(|(_, e)| !e.progress_only);
+        let deleted = listed.clone().filter(|(_, e)| e.deleted).count();
+        Ok((listed.count() - deleted, deleted))
+    }
+
+    /// `added` and what the root document says the account holds (the
+    /// root alone: an import does not load the whole account).
     fn import_summary(&self, added: &Added) -> Result<Value, ReplicaError> {
+        let (live, deleted) = self.index_counts()?;
         Ok(json!({
             "added": {
                 "decks": added.decks,
@@ -411,11 +458,8 @@ impl Replica {
                 "preferences": added.preferences,
             },
             "account": {
-                "decks": self.live_decks()?.len(),
-                "deleted_decks": self.deleted_decks()?.len(),
-                "progress": self.progress()?.len(),
-                "reviews": self.review_ids()?.len(),
-                "sessions": self.sessions()?.len(),
+                "decks": live,
+                "deleted_decks": deleted,
                 "achievements": self.achievements()?.len(),
                 "starred": self.starred()?.len(),
             },
