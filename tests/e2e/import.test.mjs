@@ -146,9 +146,10 @@ test('import refuses what is not an export and bodies over 1 MiB', async () => {
 });
 
 test('the package restores an export larger than one request in parts', async () => {
-  const e = email();
   const a = await open();
-  await a.register(e, PASSWORD);
+  await a.register(email(), PASSWORD);
+  const b = await open();
+  await b.register(email(), PASSWORD);
   // 12 decks of ~100 KB of markdown: about 1.2 MB of export.
   const line = `${'word '.repeat(18)}:: answer\n`;
   for (let i = 0; i < 12; i++) {
@@ -158,9 +159,6 @@ test('the package restores an export larger than one request in parts', async ()
   const data = a.exportData();
   assert.ok(JSON.stringify(data).length > 1024 * 1024);
   await a.close();
-
-  const b = await open();
-  await b.register(email(), PASSWORD);
   const summary = await b.importData(data);
   assert.equal(summary.added.decks, 12);
   assert.equal(summary.added.reviews, 12);

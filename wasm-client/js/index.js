@@ -880,7 +880,7 @@ export class SyncClient {
   /**
    * Restores an export (`GET /user/export` or `exportData()`, e.g. a file
    * the learner kept) into the account on the server: `POST /user/import`,
-   * in parts of at most 1 MiB (each deck with its progress and reviews in
+   * in parts of about 256 KiB (each deck with its progress and reviews in
    * one part). Adds what the account lacks, overwrites nothing; the merged
    * data reaches this device by sync. Resolves to the summed `added`
    * counts and the last answer's `account` counts.
@@ -889,12 +889,25 @@ export class SyncClient {
     const added = {};
     let account = {};
     for (const part of importParts(data)) {
-      const answer = await this.#api('POST', '/user/import', part, true);
+      const answer = await this.#importPart(part);
       for (const [k, v] of Object.entries(answer.added ?? {})) added[k] = (added[k] ?? 0) + v;
       account = answer.account ?? account;
     }
     if (this.#wanted) this.#reconnectNow();
     return { added, account };
+  }
+
+  /** One part; an import is idempotent, so a lost answer is simply retried. */
+  async #importPart(part) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#api('POST', '/user/import', part, true);
+      } catch (e) {
+        const transient = e instanceof SyncClientError && (e.code === 'network' || e.status >= 500);
+        if (!transient || attempt >= IMPORT_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, BACKOFF_FIRST_MS * attempt));
+      }
+    }
   }
 
   /** Imports the app's localStorage (a one-time migration per account). */
@@ -919,8 +932,13 @@ export class SyncClient {
 
 const OPEN_KEY = Symbol('SyncClient.open');
 
-/** Under the server's 1 MiB body limit, with room for the JSON wrapping. */
-const IMPORT_PART_BYTES = 900 * 1024;
+/**
+ * Import parts stay well under the server's 1 MiB body limit: each part is
+ * one request whose merge costs the server about a second per 100 KB of
+ * markdown, so small parts keep every request short.
+ */
+const IMPORT_PART_BYTES = 256 * 1024;
+const IMPORT_ATTEMPTS = 3;
 
 /**
  * Splits an export into import bodies of at most IMPORT_PART_BYTES: the

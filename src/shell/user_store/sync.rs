@@ -423,7 +423,15 @@ impl UserStore {
         let before = heads_of(&replica);
         replica.set_now(now_ms as i64);
         let summary = replica.import_export(data).map_err(replica_error)?;
-        self.store_changed(replica, &before, &actor, now_ms)?;
+        let stored = self.store_changed(replica, &before, &actor, now_ms);
+        // An import touches many documents at once, often large ones: let
+        // them go (they reload from storage on use), so that the next part
+        // of a large import starts from an empty memory.
+        self.with_engine(|e| {
+            e.unload_all();
+            Ok(())
+        })?;
+        stored?;
         http::json(200, &summary)
     }
 
