@@ -1,5 +1,6 @@
 //! Accounts and sessions, sans-IO: email and prehash validation, server
-//! password hashing, access and refresh tokens, login back-off, and the
+//! password hashing, access and refresh tokens, login back-off, recovery
+//! codes, and the
 //! request bodies of the `/auth/*` and `/user/*` endpoints.
 //!
 //! **Invariant:** no clock or randomness of its own; the Worker passes them.
@@ -9,6 +10,7 @@ pub mod email;
 mod hs256;
 pub mod lockout;
 pub mod password;
+pub mod recovery;
 pub mod refresh;
 pub mod session_id;
 pub mod tokens;

@@ -8,6 +8,7 @@ mod config;
 mod cors;
 mod do_sql;
 mod http;
+mod limits;
 mod maintenance;
 mod observe;
 mod random;
@@ -29,7 +30,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let outcome = if req.method() == Method::Options {
         cors::preflight(allowed.as_deref())
     } else {
-        route(req, &env, &started.id).await
+        match limits::spend(&req, &env) {
+            Ok(()) => route(req, &env, &started.id).await,
+            Err(e) => Err(e),
+        }
     };
     let response = outcome.unwrap_or_else(|err| http::error_response(&err));
     let response = cors::decorate(response, allowed.as_deref());
@@ -61,7 +65,7 @@ async fn route(
         }
         ["auth", op] => {
             let method_ok = match *op {
-                "register" | "login" | "refresh" | "logout" => &[Method::Post][..],
+                "register" | "login" | "recover" | "refresh" | "logout" => &[Method::Post][..],
                 "validate" => &[Method::Get][..],
                 _ => return Err(not_found()),
             };
@@ -79,6 +83,14 @@ async fn route(
         ["user", "sessions", id] => {
             allow(&[Method::Delete])?;
             accounts_api::revoke_session(&req, env, id).await
+        }
+        ["user", "recovery-codes"] => {
+            allow(&[Method::Post])?;
+            accounts_api::recovery_codes(&mut req, env).await
+        }
+        ["user", "import"] => {
+            allow(&[Method::Post])?;
+            accounts_api::import(&mut req, env).await
         }
         ["user", "password"] => {
             allow(&[Method::Post])?;

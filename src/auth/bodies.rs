@@ -94,7 +94,8 @@ impl PasswordChangeBody {
     }
 }
 
-/// `DELETE /user/account`.
+/// `DELETE /user/account` and `POST /user/recovery-codes`: the password
+/// that confirms the operation.
 #[derive(Debug, Deserialize)]
 pub struct DeleteAccountBody {
     password: String,
@@ -104,6 +105,44 @@ impl DeleteAccountBody {
     /// The prehash that confirms the deletion.
     pub fn validate(self) -> Result<Prehash, AuthError> {
         Prehash::parse(&self.password)
+    }
+}
+
+/// `POST /auth/recover`.
+#[derive(Debug, Deserialize)]
+pub struct RecoverBody {
+    email: String,
+    code: String,
+    new_password: String,
+    device_name: Option<String>,
+}
+
+/// A validated recovery request. The code is passed on as typed: a code
+/// that cannot be one is a wrong code, answered and counted like one.
+#[derive(Debug)]
+pub struct Recovery {
+    /// The normalized email.
+    pub email: Email,
+    /// The code as typed (at most [`super::recovery::MAX_CODE_INPUT`] bytes).
+    pub code: String,
+    /// The new password's prehash.
+    pub new_prehash: Prehash,
+    /// The device's name, if it gave one.
+    pub device_name: Option<String>,
+}
+
+impl RecoverBody {
+    /// Checks every field.
+    pub fn validate(self) -> Result<Recovery, AuthError> {
+        if self.code.len() > super::recovery::MAX_CODE_INPUT {
+            return Err(AuthError::Validation("code is too long".into()));
+        }
+        Ok(Recovery {
+            email: Email::parse(&self.email)?,
+            code: self.code,
+            new_prehash: Prehash::parse(&self.new_password)?,
+            device_name: name("device_name", self.device_name.as_deref())?,
+        })
     }
 }
 
@@ -163,6 +202,26 @@ mod tests {
         );
         let b: CredentialsBody = parse_json(long_name.as_bytes()).unwrap();
         assert!(b.validate().is_err());
+    }
+
+    #[test]
+    fn recovery_bodies_are_checked() {
+        let ok: RecoverBody = parse_json(
+            format!(r#"{{"email":"A@b.co","code":"abcd-efgh","new_password":"{PRE}"}}"#).as_bytes(),
+        )
+        .unwrap();
+        let r = ok.validate().unwrap();
+        assert_eq!((r.email.as_str(), r.code.as_str()), ("a@b.co", "abcd-efgh"));
+        let plain: RecoverBody =
+            parse_json(br#"{"email":"a@b.co","code":"x","new_password":"plain"}"#).unwrap();
+        assert!(matches!(plain.validate(), Err(AuthError::Validation(_))));
+        let long = format!(
+            r#"{{"email":"a@b.co","code":"{}","new_password":"{PRE}"}}"#,
+            "a".repeat(65)
+        );
+        let long: RecoverBody = parse_json(long.as_bytes()).unwrap();
+        assert!(long.validate().is_err());
+        assert!(parse_json::<RecoverBody>(br#"{"email":"a@b.co"}"#).is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! Access tokens: JWT HS256 with `JWT_SECRET`, algorithm pinned, claims
 //! `iss`, `aud`, `sub`, `sid`, `iat`, `exp`. Time is passed in: the check of
 //! `exp` is ours, so the same code runs natively and in the Worker.
+//!
+//! Key rotation: the header's `kid` names the key that signed the token
+//! (derived from the key itself, so it changes with the key and needs no
+//! configuration). [`Keys`] signs with the current key and accepts the
+//! current and the previous one (`JWT_SECRET_PREVIOUS`), so rotating the
+//! key logs nobody out; a `kid` naming neither is refused. A token without
+//! `kid` (issued before key ids existed) is tried against both keys.
 
 use super::AuthError;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -30,19 +37,88 @@ pub struct Claims {
     pub exp: u64,
 }
 
-/// The signing secret, checked once per request.
+/// A signing secret with its key id, checked once per request.
 #[derive(Clone)]
-pub struct Secret(Vec<u8>);
+pub struct Secret {
+    key: Vec<u8>,
+    kid: String,
+}
 
 impl Secret {
     /// Refuses a missing or short secret: the Worker must not issue tokens
     /// anyone could forge.
     pub fn new(secret: Option<&str>) -> Result<Self, AuthError> {
         match secret {
-            Some(s) if s.len() >= MIN_SECRET_LEN => Ok(Self(s.as_bytes().to_vec())),
+            Some(s) if s.len() >= MIN_SECRET_LEN => Ok(Self {
+                key: s.as_bytes().to_vec(),
+                kid: key_id(s.as_bytes()),
+            }),
             _ => Err(AuthError::Misconfigured(format!(
                 "JWT_SECRET is missing or shorter than {MIN_SECRET_LEN} characters"
             ))),
+        }
+    }
+
+    /// The key id written in the `kid` of the tokens this key signs.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+/// 16 hex digits of a hash of the key: names the key without revealing it.
+fn key_id(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"myflashplay-jwt-kid-v1:");
+    h.update(key);
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The keys in use: tokens are signed with `current`; `previous` (the key
+/// before the last rotation) is still accepted.
+#[derive(Clone)]
+pub struct Keys {
+    /// Signs and verifies.
+    pub current: Secret,
+    /// Only verifies.
+    pub previous: Option<Secret>,
+}
+
+impl Keys {
+    /// `JWT_SECRET` and, if set and not empty, `JWT_SECRET_PREVIOUS`; both
+    /// must be long enough.
+    pub fn new(current: Option<&str>, previous: Option<&str>) -> Result<Self, AuthError> {
+        let current = Secret::new(current)?;
+        let previous = match previous.map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(Secret::new(Some(p)).map_err(|_| {
+                AuthError::Misconfigured(format!(
+                    "JWT_SECRET_PREVIOUS is shorter than {MIN_SECRET_LEN} characters"
+                ))
+            })?),
+        };
+        Ok(Self { current, previous })
+    }
+
+    /// The keys a token's `kid` allows: the one it names, or both when it
+    /// names none.
+    fn candidates(&self, kid: Option<&str>) -> Vec<&Secret> {
+        let all = std::iter::once(&self.current).chain(self.previous.as_ref());
+        match kid {
+            Some(k) => all.filter(|s| s.kid == k).collect(),
+            None => all.collect(),
+        }
+    }
+}
+
+impl From<Secret> for Keys {
+    fn from(current: Secret) -> Self {
+        Self {
+            current,
+            previous: None,
         }
     }
 }
@@ -64,28 +140,38 @@ pub fn issue(
         exp: now_secs + ttl_secs,
     };
     super::hs256::install();
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(&secret.0),
-    )
-    .map_err(|e| AuthError::Internal(format!("jwt encode: {e}")))?;
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(secret.kid.clone());
+    let token = encode(&header, &claims, &EncodingKey::from_secret(&secret.key))
+        .map_err(|e| AuthError::Internal(format!("jwt encode: {e}")))?;
     Ok((token, claims))
 }
 
-/// Verifies signature, algorithm, issuer, audience and expiry.
-pub fn verify(secret: &Secret, token: &str, now_secs: u64) -> Result<Claims, AuthError> {
+/// Verifies key id, signature, algorithm, issuer, audience and expiry.
+pub fn verify(keys: &Keys, token: &str, now_secs: u64) -> Result<Claims, AuthError> {
     if token.len() > 4096 {
         return Err(AuthError::InvalidToken);
     }
     super::hs256::install();
+    let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+    let mut outcome = Err(AuthError::InvalidToken);
+    for secret in keys.candidates(header.kid.as_deref()) {
+        outcome = verify_with(secret, token, now_secs);
+        if outcome.is_ok() {
+            break;
+        }
+    }
+    outcome
+}
+
+fn verify_with(secret: &Secret, token: &str, now_secs: u64) -> Result<Claims, AuthError> {
     let mut v = Validation::new(Algorithm::HS256);
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // `exp` is checked below against the time we were given.
     v.validate_exp = false;
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(&secret.0), &v)
+    let data = decode::<Claims>(token, &DecodingKey::from_secret(&secret.key), &v)
         .map_err(|_| AuthError::InvalidToken)?;
     if data.claims.exp <= now_secs {
         return Err(AuthError::TokenExpired);
@@ -99,16 +185,86 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
 
+    const K1: &str = "0123456789abcdef0123456789abcdef";
+    const K2: &str = "fedcba9876543210fedcba9876543210-new";
+
     fn secret() -> Secret {
-        Secret::new(Some("0123456789abcdef0123456789abcdef")).unwrap()
+        Secret::new(Some(K1)).unwrap()
+    }
+
+    fn keys() -> Keys {
+        secret().into()
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_rotation_keeps_them_valid() {
+        let old = secret();
+        let (t, c) = issue(&old, "u1", "s1", 1000, 900).unwrap();
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(old.kid()));
+        assert_eq!(old.kid().len(), 16);
+        assert!(!old.kid().contains("0123"));
+
+        let rotated = Keys::new(Some(K2), Some(K1)).unwrap();
+        assert_ne!(rotated.current.kid(), old.kid());
+        assert_eq!(
+            verify(&rotated, &t, 1001).unwrap(),
+            c,
+            "previous key accepted"
+        );
+        let (t2, _) = issue(&rotated.current, "u1", "s1", 1000, 900).unwrap();
+        assert!(verify(&rotated, &t2, 1001).is_ok());
+
+        // Once the previous key is removed, its tokens are refused.
+        let only_new = Keys::new(Some(K2), Some("  ")).unwrap();
+        assert!(only_new.previous.is_none());
+        assert!(matches!(
+            verify(&only_new, &t, 1001),
+            Err(AuthError::InvalidToken)
+        ));
+        assert!(verify(&only_new, &t2, 1001).is_ok());
+        assert!(Keys::new(Some(K2), Some("short")).is_err());
+    }
+
+    fn sign_with_header(header: Header, key: &str) -> String {
+        let c = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: "u".into(),
+            sid: "s".into(),
+            iat: 1,
+            exp: 10_000,
+        };
+        super::super::hs256::install();
+        encode(&header, &c, &EncodingKey::from_secret(key.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn an_unknown_kid_is_refused_even_with_a_valid_signature() {
+        let keys = Keys::new(Some(K2), Some(K1)).unwrap();
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("0000000000000000".into());
+        assert!(matches!(
+            verify(&keys, &sign_with_header(h, K2), 2),
+            Err(AuthError::InvalidToken)
+        ));
+        // A kid naming one key with the other key's signature: refused.
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(keys.current.kid().to_owned());
+        assert!(verify(&keys, &sign_with_header(h, K1), 2).is_err());
+        // No kid (tokens from before key ids): either key verifies.
+        for k in [K1, K2] {
+            let t = sign_with_header(Header::new(Algorithm::HS256), k);
+            assert!(verify(&keys, &t, 2).is_ok());
+        }
     }
 
     #[test]
     fn round_trip_and_expiry() {
         let (t, c) = issue(&secret(), "u1", "s1", 1000, 900).unwrap();
-        assert_eq!(verify(&secret(), &t, 1899).unwrap(), c);
+        assert_eq!(verify(&keys(), &t, 1899).unwrap(), c);
         assert!(matches!(
-            verify(&secret(), &t, 1900),
+            verify(&keys(), &t, 1900),
             Err(AuthError::TokenExpired)
         ));
     }
@@ -124,7 +280,7 @@ mod tests {
         let (t, _) = issue(&secret(), "u1", "s1", 1000, 900).unwrap();
         let other = Secret::new(Some("another-secret-another-secret-xx")).unwrap();
         assert!(matches!(
-            verify(&other, &t, 1001),
+            verify(&other.into(), &t, 1001),
             Err(AuthError::InvalidToken)
         ));
     }
@@ -137,7 +293,7 @@ mod tests {
         );
         for t in [format!("{header}.{body}."), format!("{header}.{body}")] {
             assert!(matches!(
-                verify(&secret(), &t, 2),
+                verify(&keys(), &t, 2),
                 Err(AuthError::InvalidToken)
             ));
         }
@@ -161,15 +317,15 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(verify(&secret(), &mk(ISSUER, "other"), 2).is_err());
-        assert!(verify(&secret(), &mk("other", AUDIENCE), 2).is_err());
-        assert!(verify(&secret(), &mk(ISSUER, AUDIENCE), 2).is_ok());
+        assert!(verify(&keys(), &mk(ISSUER, "other"), 2).is_err());
+        assert!(verify(&keys(), &mk("other", AUDIENCE), 2).is_err());
+        assert!(verify(&keys(), &mk(ISSUER, AUDIENCE), 2).is_ok());
     }
 
     #[test]
     fn garbage_fails() {
         for t in ["", "a.b.c", "....", &"x".repeat(5000)] {
-            assert!(verify(&secret(), t, 2).is_err());
+            assert!(verify(&keys(), t, 2).is_err());
         }
     }
 }

@@ -1,12 +1,16 @@
-//! `Account`: one Durable Object per normalized email (credentials and the
-//! per-email login back-off), and, under names `ip:<address>`, the per-IP
-//! back-off. Emails never contain `:`, so the two name spaces cannot meet.
+//! `Account`: one Durable Object per normalized email (credentials, the
+//! hashed recovery codes and the per-email login back-off), and, under
+//! names `ip:<address>`, the per-IP back-off and registration window.
+//! Emails never contain `:`, so the two name spaces cannot meet.
 
+use super::do_sql::DoSql;
 use super::maintenance::Schedule;
 use super::{http, random, rpc};
 use crate::api_error::ApiError;
 use crate::auth::lockout::{self, Lockout, Policy};
+use crate::auth::recovery::{self, RecoveryCode, CODE_BYTES, CODE_COUNT};
 use crate::auth::{password, session_id, AuthError, Prehash};
+use crate::limits;
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, SqlStorage, State,
@@ -35,6 +39,8 @@ pub struct Account {
     state: State,
     env: Env,
     sql: SqlStorage,
+    /// The same storage through the `Sql` trait (recovery codes, limits).
+    db: DoSql,
 }
 
 /// What the Worker sends for register, login, verify and delete.
@@ -59,11 +65,29 @@ pub(crate) struct NowCall {
     pub now_ms: u64,
 }
 
-/// The account's identity, answered on success.
+/// What the Worker sends to recover an account with a code.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RecoverCall {
+    pub code: String,
+    pub new_prehash: String,
+    pub now_ms: u64,
+}
+
+/// A registration attempt from one address (`ip/register`).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RegistrationCall {
+    pub limit: u64,
+    pub now_ms: u64,
+}
+
+/// The account's identity, answered on success; a new set of recovery
+/// codes (shown once) after registration or `recovery/replace`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Identity {
     pub user_id: String,
     pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -75,11 +99,21 @@ struct AccountRow {
 
 impl DurableObject for Account {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        if let Err(e) = sql.exec(SCHEMA, None) {
-            worker::console_error!("account schema: {e}");
+        let storage = state.storage();
+        let sql = storage.sql();
+        for schema in [SCHEMA, recovery::SCHEMA, limits::REGISTRATIONS_SCHEMA] {
+            if let Err(e) = sql.exec(schema, None) {
+                worker::console_error!("account schema: {e}");
+            }
         }
-        Self { state, env, sql }
+        let raw: &worker::wasm_bindgen::JsValue = storage.as_raw().as_ref();
+        let db = DoSql::new(sql.clone(), raw.clone());
+        Self {
+            state,
+            env,
+            sql,
+            db,
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -125,6 +159,9 @@ impl Account {
             "/login" => self.login(rpc::object_body(req).await?),
             "/password" => self.change_password(rpc::object_body(req).await?),
             "/delete" => self.delete(rpc::object_body(req).await?),
+            "/recover" => self.recover(rpc::object_body(req).await?),
+            "/recovery/replace" => self.replace_codes(rpc::object_body(req).await?),
+            "/ip/register" => self.ip_register(rpc::object_body(req).await?),
             "/ip/check" => self.ip_check(rpc::object_body(req).await?),
             "/ip/fail" => self.ip_fail(rpc::object_body(req).await?),
             _ => Err(http::internal(format!("account: unknown op {op}"))),
@@ -151,13 +188,65 @@ impl Account {
                 ],
             )
             .map_err(http::internal)?;
+        let codes = self.new_codes(&user_id, call.now_ms)?;
         http::json(
             200,
             &Identity {
                 user_id,
                 email: call.email,
+                recovery_codes: Some(codes),
             },
         )
+    }
+
+    /// Stores a new set of recovery codes (replacing the old one) and
+    /// returns them for display; only their hashes stay here.
+    fn new_codes(&self, user_id: &str, now_ms: u64) -> std::result::Result<Vec<String>, ApiError> {
+        let random: [u8; CODE_COUNT * CODE_BYTES] = random::bytes()?;
+        let codes = recovery::generate(&random);
+        recovery::replace(&self.db, user_id, &codes, now_ms).map_err(http::internal)?;
+        Ok(codes.iter().map(RecoveryCode::display).collect())
+    }
+
+    /// `POST /user/recovery-codes`: the password confirms it.
+    fn replace_codes(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
+        let row = self.check_password(&call.prehash, call.now_ms)?;
+        let codes = self.new_codes(&row.user_id, call.now_ms)?;
+        http::json(
+            200,
+            &Identity {
+                user_id: row.user_id,
+                email: row.email,
+                recovery_codes: Some(codes),
+            },
+        )
+    }
+
+    /// `POST /auth/recover`: a valid unused code sets the new password and
+    /// is used up. A wrong, used or malformed code (or an unknown email)
+    /// fails like a wrong password, under the same back-off.
+    fn recover(&self, call: RecoverCall) -> std::result::Result<Response, ApiError> {
+        let new = Prehash::parse(&call.new_prehash)?;
+        let state = self.lockout()?;
+        if let Some(secs) = state.retry_after(call.now_ms) {
+            return Err(AuthError::RateLimited(secs).into());
+        }
+        let row = self.row()?;
+        let used = match (&row, RecoveryCode::parse(&call.code)) {
+            (Some(r), Some(code)) => recovery::consume(&self.db, &r.user_id, &code, call.now_ms)
+                .map_err(http::internal)?,
+            _ => false,
+        };
+        let Some(row) = row.filter(|_| used) else {
+            self.save_lockout(&state.fail(&lockout::PER_EMAIL, call.now_ms))?;
+            return Err(AuthError::InvalidCredentials.into());
+        };
+        let phc = password::hash(&new, &random::bytes()?)?;
+        self.sql
+            .exec("UPDATE account SET phc = ? WHERE id = 1", vec![phc.into()])
+            .map_err(http::internal)?;
+        self.save_lockout(&Lockout::default())?;
+        identity(row)
     }
 
     fn login(&self, call: CredentialCall) -> std::result::Result<Response, ApiError> {
@@ -180,6 +269,7 @@ impl Account {
         self.sql
             .exec("DELETE FROM account; DELETE FROM lockout;", None)
             .map_err(http::internal)?;
+        recovery::clear(&self.db).map_err(http::internal)?;
         identity(row)
     }
 
@@ -209,6 +299,16 @@ impl Account {
                 self.save_lockout(&state.fail(&lockout::PER_EMAIL, now_ms))?;
                 Err(AuthError::InvalidCredentials.into())
             }
+        }
+    }
+
+    /// One registration attempt from this address, within the limit.
+    fn ip_register(&self, call: RegistrationCall) -> std::result::Result<Response, ApiError> {
+        match limits::admit_registration(&self.db, call.limit, call.now_ms)
+            .map_err(http::internal)?
+        {
+            Ok(()) => http::json(200, &serde_json::json!({})),
+            Err(secs) => Err(ApiError::rate_limited(secs)),
         }
     }
 
@@ -299,6 +399,7 @@ fn identity(row: AccountRow) -> std::result::Result<Response, ApiError> {
         &Identity {
             user_id: row.user_id,
             email: row.email,
+            recovery_codes: None,
         },
     )
 }

@@ -1,17 +1,23 @@
 //! The `/auth/*` and `/user/*` endpoints of API.md: validate at the edge,
 //! then call the `Account` and `UserStore` objects.
 
-use super::account::{self, CredentialCall, Identity, NowCall, PasswordCall};
-use super::config::Config;
-use super::user_store::{self, CreateSession, RefreshSession, SessionCall, SessionGrant, Whoami};
+use super::account::{
+    self, CredentialCall, Identity, NowCall, PasswordCall, RecoverCall, RegistrationCall,
+};
+use super::config::{self, Config};
+use super::user_store::{
+    self, CreateSession, ImportCall, RefreshSession, SessionCall, SessionGrant, Whoami,
+};
 use super::{http, random, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::bodies::{
-    parse_json, CredentialsBody, DeleteAccountBody, PasswordChangeBody, ProfileBody, RefreshBody,
+    parse_json, CredentialsBody, DeleteAccountBody, PasswordChangeBody, ProfileBody, RecoverBody,
+    RefreshBody,
 };
 use crate::auth::refresh::RefreshToken;
 use crate::auth::tokens::{self, Claims};
 use crate::auth::AuthError;
+use crate::limits;
 use crate::time::iso8601;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -19,12 +25,13 @@ use worker::{Env, Method, Request, Response, Stub};
 
 type Answer = Result<Response, ApiError>;
 
-/// `/auth/{register,login,refresh,logout,validate}`.
+/// `/auth/{register,login,recover,refresh,logout,validate}`.
 pub(crate) async fn auth(op: &str, req: &mut Request, env: &Env) -> Answer {
     let config = Config::load(env)?;
     match op {
         "register" => register(req, env, &config).await,
         "login" => login(req, env, &config).await,
+        "recover" => recover(req, env, &config).await,
         "refresh" => refresh(req, env, &config).await,
         "logout" => {
             let (claims, store) = authenticate(req, env, &config).await?;
@@ -35,9 +42,20 @@ pub(crate) async fn auth(op: &str, req: &mut Request, env: &Env) -> Answer {
     }
 }
 
+/// Registration: the address's hourly window first (each registration
+/// costs an argon2 hash), then the account; the answer is `Tokens` plus
+/// the recovery codes, shown this once.
 async fn register(req: &mut Request, env: &Env, config: &Config) -> Answer {
     let creds = body::<CredentialsBody>(req).await?.validate()?;
     let now_ms = random::now_ms();
+    let ip = rpc::stub(env, account::BINDING, &format!("ip:{}", client_ip(req)))?;
+    let limit = config::var_u64(
+        env,
+        "REGISTRATIONS_PER_IP_PER_HOUR",
+        limits::DEFAULT_REGISTRATIONS_PER_IP_PER_HOUR,
+    );
+    let _: serde_json::Value =
+        rpc::call(&ip, "ip/register", &RegistrationCall { limit, now_ms }).await?;
     let acct = rpc::stub(env, account::BINDING, creds.email.as_str())?;
     let who: Identity = rpc::call(
         &acct,
@@ -49,37 +67,86 @@ async fn register(req: &mut Request, env: &Env, config: &Config) -> Answer {
         },
     )
     .await?;
-    let grant = open_session(env, config, &who, creds.device_name, now_ms).await?;
-    tokens(201, config, grant, now_ms)
+    let grant = open_session(env, config, &who, creds.device_name, now_ms, false).await?;
+    let mut answer = tokens_json(config, grant, now_ms)?;
+    answer["recovery_codes"] = json!(who.recovery_codes.unwrap_or_default());
+    http::json(201, &answer)
 }
 
 async fn login(req: &mut Request, env: &Env, config: &Config) -> Answer {
     let creds = body::<CredentialsBody>(req).await?.validate()?;
     let now_ms = random::now_ms();
+    let call = CredentialCall {
+        email: creds.email.to_string(),
+        prehash: creds.prehash_text(),
+        now_ms,
+    };
+    let who = guarded(req, env, creds.email.as_str(), "login", &call, now_ms).await?;
+    let grant = open_session(env, config, &who, creds.device_name, now_ms, false).await?;
+    tokens(200, config, grant, now_ms)
+}
+
+/// A credential check (`login`, `recover`) by the account of `email`
+/// under the per-address back-off: refused while the address is locked
+/// out, and every wrong password or code counts toward it.
+async fn guarded(
+    req: &Request,
+    env: &Env,
+    email: &str,
+    op: &str,
+    body: &impl serde::Serialize,
+    now_ms: u64,
+) -> Result<Identity, ApiError> {
     let ip = rpc::stub(env, account::BINDING, &format!("ip:{}", client_ip(req)))?;
     let _: serde_json::Value = rpc::call(&ip, "ip/check", &NowCall { now_ms }).await?;
-    let acct = rpc::stub(env, account::BINDING, creds.email.as_str())?;
-    let outcome: Result<Identity, ApiError> = rpc::call(
+    let acct = rpc::stub(env, account::BINDING, email)?;
+    let outcome: Result<Identity, ApiError> = rpc::call(&acct, op, body).await;
+    if let Err(e) = &outcome {
+        if e.code == ErrorCode::InvalidCredentials {
+            let _: serde_json::Value = rpc::call(&ip, "ip/fail", &NowCall { now_ms }).await?;
+        }
+    }
+    outcome
+}
+
+/// `POST /auth/recover`: a recovery code sets a new password; every older
+/// session is revoked and a new one opened. Wrong codes count toward the
+/// same per-email and per-address back-off as wrong passwords.
+async fn recover(req: &mut Request, env: &Env, config: &Config) -> Answer {
+    let r = body::<RecoverBody>(req).await?.validate()?;
+    let now_ms = random::now_ms();
+    let call = RecoverCall {
+        code: r.code,
+        new_prehash: r.new_prehash.text(),
+        now_ms,
+    };
+    let who = guarded(req, env, r.email.as_str(), "recover", &call, now_ms).await?;
+    let grant = open_session(env, config, &who, r.device_name, now_ms, true).await?;
+    tokens(200, config, grant, now_ms)
+}
+
+/// `POST /user/recovery-codes`: a new set replacing the old one, confirmed
+/// with the password.
+pub(crate) async fn recovery_codes(req: &mut Request, env: &Env) -> Answer {
+    let config = Config::load(env)?;
+    let (claims, store) = authenticate(req, env, &config).await?;
+    let prehash = body::<DeleteAccountBody>(req).await?.validate()?;
+    let me: Whoami = rpc::call(&store, "session/check", &call(&claims)).await?;
+    let acct = rpc::stub(env, account::BINDING, &me.email)?;
+    let who: Identity = rpc::call(
         &acct,
-        "login",
+        "recovery/replace",
         &CredentialCall {
-            email: creds.email.to_string(),
-            prehash: creds.prehash_text(),
-            now_ms,
+            email: me.email.clone(),
+            prehash: prehash.text(),
+            now_ms: random::now_ms(),
         },
     )
-    .await;
-    let who = match outcome {
-        Ok(who) => who,
-        Err(e) => {
-            if e.code == ErrorCode::InvalidCredentials {
-                let _: serde_json::Value = rpc::call(&ip, "ip/fail", &NowCall { now_ms }).await?;
-            }
-            return Err(e);
-        }
-    };
-    let grant = open_session(env, config, &who, creds.device_name, now_ms).await?;
-    tokens(200, config, grant, now_ms)
+    .await?;
+    http::json(
+        200,
+        &json!({ "recovery_codes": who.recovery_codes.unwrap_or_default() }),
+    )
 }
 
 async fn refresh(req: &mut Request, env: &Env, config: &Config) -> Answer {
@@ -191,6 +258,27 @@ pub(crate) async fn delete_account(req: &mut Request, env: &Env) -> Answer {
     http::no_content()
 }
 
+/// `POST /user/import`: the body of a `GET /user/export`, merged in.
+pub(crate) async fn import(req: &mut Request, env: &Env) -> Answer {
+    let config = Config::load(env)?;
+    let (claims, store) = authenticate(req, env, &config).await?;
+    let bytes = http::json_body(req).await?;
+    let data: serde_json::Value = parse_json(&bytes)?;
+    if !data.is_object() {
+        return Err(AuthError::Validation("the body must be an export object".into()).into());
+    }
+    let answer: serde_json::Value = rpc::call(
+        &store,
+        "import",
+        &ImportCall {
+            session: call(&claims),
+            data,
+        },
+    )
+    .await?;
+    http::json(200, &answer)
+}
+
 /// `GET /user/export`.
 pub(crate) async fn export(req: &Request, env: &Env) -> Answer {
     let config = Config::load(env)?;
@@ -214,7 +302,7 @@ async fn authenticate(
     config: &Config,
 ) -> Result<(Claims, Stub), ApiError> {
     let token = http::bearer(req)?;
-    let claims = tokens::verify(&config.secret, &token, random::now_ms() / 1000)?;
+    let claims = tokens::verify(&config.keys, &token, random::now_ms() / 1000)?;
     if uuid::Uuid::try_parse(&claims.sub).is_err() {
         return Err(AuthError::InvalidToken.into());
     }
@@ -236,6 +324,7 @@ async fn open_session(
     who: &Identity,
     device_name: Option<String>,
     now_ms: u64,
+    revoke_all: bool,
 ) -> Result<SessionGrant, ApiError> {
     let store = rpc::stub(env, user_store::BINDING, &who.user_id)?;
     rpc::call(
@@ -247,22 +336,30 @@ async fn open_session(
             device_name,
             refresh_ttl_ms: config.refresh_ttl_secs * 1000,
             now_ms,
+            revoke_all,
         },
     )
     .await
 }
 
 fn tokens(status: u16, config: &Config, grant: SessionGrant, now_ms: u64) -> Answer {
+    http::json(status, &tokens_json(config, grant, now_ms)?)
+}
+
+/// The `Tokens` object of API.md for a new or rotated session.
+fn tokens_json(
+    config: &Config,
+    grant: SessionGrant,
+    now_ms: u64,
+) -> Result<serde_json::Value, ApiError> {
     let (access, _) = tokens::issue(
-        &config.secret,
+        &config.keys.current,
         &grant.user_id,
         &grant.session_id,
         now_ms / 1000,
         config.access_ttl_secs,
     )?;
-    http::json(
-        status,
-        &json!({
+    Ok(json!({
             "user_id": grant.user_id,
             "email": grant.email,
             "access_token": access,
@@ -271,8 +368,7 @@ fn tokens(status: u16, config: &Config, grant: SessionGrant, now_ms: u64) -> Ans
             "expires_in": config.access_ttl_secs,
             "session_id": grant.session_id,
             "root_document_id": grant.root_document_id,
-        }),
-    )
+    }))
 }
 
 async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
@@ -282,7 +378,7 @@ async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
 
 /// `CF-Connecting-IP` (set by Cloudflare; locally by workerd), else a
 /// shared bucket so the per-IP back-off still applies.
-fn client_ip(req: &Request) -> String {
+pub(crate) fn client_ip(req: &Request) -> String {
     req.headers()
         .get("cf-connecting-ip")
         .ok()

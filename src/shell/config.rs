@@ -1,7 +1,7 @@
-//! The Worker's configuration: `wrangler.toml` vars and the JWT secret.
+//! The Worker's configuration: `wrangler.toml` vars and the JWT secrets.
 
 use crate::api_error::ApiError;
-use crate::auth::tokens::Secret;
+use crate::auth::tokens::Keys;
 use worker::Env;
 
 /// Defaults when a var is absent: 15-minute access, 30-day refresh tokens.
@@ -10,29 +10,40 @@ pub(crate) const DEFAULT_REFRESH_TTL_SECS: u64 = 30 * 24 * 3600;
 
 /// What the account endpoints need from the environment.
 pub(crate) struct Config {
-    pub secret: Secret,
+    /// `JWT_SECRET` signs; `JWT_SECRET_PREVIOUS` is still accepted.
+    pub keys: Keys,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
 }
 
 impl Config {
     /// Fails (with a clear `internal` error, never a panic) when
-    /// `JWT_SECRET` is missing or short: no token is issued or accepted then.
+    /// `JWT_SECRET` is missing or short, or `JWT_SECRET_PREVIOUS` is set
+    /// but short: no token is issued or accepted then.
     pub fn load(env: &Env) -> Result<Self, ApiError> {
-        let secret = env.secret("JWT_SECRET").ok().map(|s| s.to_string());
-        let secret = Secret::new(secret.as_deref()).map_err(|e| {
+        let current = secret(env, "JWT_SECRET");
+        let previous = secret(env, "JWT_SECRET_PREVIOUS");
+        let keys = Keys::new(current.as_deref(), previous.as_deref()).map_err(|e| {
             worker::console_error!("{e}");
             ApiError::from(e)
         })?;
         Ok(Self {
-            secret,
+            keys,
             access_ttl_secs: var_u64(env, "ACCESS_TOKEN_TTL_SECS", DEFAULT_ACCESS_TTL_SECS),
             refresh_ttl_secs: var_u64(env, "REFRESH_TOKEN_TTL_SECS", DEFAULT_REFRESH_TTL_SECS),
         })
     }
 }
 
-/// A positive integer var, or `default`.
+/// A secret, or a plain var of that name (local runs may set either).
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .or_else(|| env.var(name).ok())
+        .map(|s| s.to_string())
+}
+
+/// A positive integer var, or `default` when absent or malformed.
 pub(crate) fn var_u64(env: &Env, name: &str, default: u64) -> u64 {
     env.var(name)
         .ok()

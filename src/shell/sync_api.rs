@@ -55,7 +55,7 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
                     format!("offer the {SUBPROTOCOL} subprotocol"),
                 ));
             }
-            let claims = tokens::verify(&config.secret, token, random::now_ms() / 1000)?;
+            let claims = tokens::verify(&config.keys, token, random::now_ms() / 1000)?;
             headers
                 .set("x-mfp-sid", &claims.sid)
                 .map_err(http::internal)?;

@@ -9,13 +9,14 @@
 mod maintenance;
 mod sync;
 
-pub(crate) use sync::ViewCall;
+pub(crate) use sync::{ImportCall, ViewCall};
 
 use super::do_sql::DoSql;
-use super::{http, random, rpc};
+use super::{config, http, random, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, RefreshToken, TokenKind};
 use crate::auth::{session_id, AuthError};
+use crate::limits::{self, Budget};
 use crate::store::UserStore as Engine;
 use crate::time::iso8601;
 use myflashplay_client::DocumentId;
@@ -70,6 +71,11 @@ pub struct UserStore {
     alarm_set: Cell<bool>,
     /// The sync engine, opened on first use (and again after hibernation).
     engine: RefCell<Option<Engine<DoSql>>>,
+    /// The user's request budget (HTTP calls; kept in memory: one object
+    /// per user sees every call of that user).
+    budget: RefCell<Budget>,
+    /// `REQUESTS_PER_USER_PER_MINUTE`.
+    budget_per_minute: u64,
 }
 
 /// `session/create`: a login or registration.
@@ -80,6 +86,9 @@ pub(crate) struct CreateSession {
     pub device_name: Option<String>,
     pub refresh_ttl_ms: u64,
     pub now_ms: u64,
+    /// Revoke every existing session first (account recovery).
+    #[serde(default)]
+    pub revoke_all: bool,
 }
 
 /// `session/refresh`: rotate a refresh token.
@@ -153,12 +162,19 @@ impl DurableObject for UserStore {
             "ALTER TABLE refresh_history ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0",
             None,
         );
+        let budget_per_minute = config::var_u64(
+            &env,
+            "REQUESTS_PER_USER_PER_MINUTE",
+            limits::DEFAULT_REQUESTS_PER_USER_PER_MINUTE,
+        );
         Self {
             state,
             env,
             sql,
             alarm_set: Cell::new(false),
             engine: RefCell::new(None),
+            budget: RefCell::new(Budget::default()),
+            budget_per_minute,
         }
     }
 
@@ -215,11 +231,19 @@ type Answer = std::result::Result<Response, ApiError>;
 impl UserStore {
     async fn route(&self, req: &mut Request) -> Answer {
         let op = req.path();
+        if op != "/internal/health" {
+            self.spend()?;
+        }
         match op.as_str() {
             "/internal/health" => self.health(),
             "/ws" => self.accept_socket(req),
             "/sync/batch" => self.sync_batch(req).await,
             "/session/create" => self.create_session(rpc::object_body(req).await?),
+            "/import" => {
+                let call: ImportCall = rpc::object_body(req).await?;
+                let me = self.authorize(&call.session)?;
+                self.import(&me.user_id, &call.data)
+            }
             "/session/refresh" => self.refresh(rpc::object_body(req).await?),
             "/sync/view" => {
                 let call: ViewCall = rpc::object_body(req).await?;
@@ -263,7 +287,29 @@ impl UserStore {
         http::json(200, &serde_json::json!({"sqlite": probe.one}))
     }
 
+    /// One unit of the user's request budget (`429` when spent).
+    fn spend(&self) -> std::result::Result<(), ApiError> {
+        self.budget
+            .borrow_mut()
+            .take(
+                "user",
+                self.budget_per_minute,
+                limits::MINUTE_MS,
+                random::now_ms(),
+            )
+            .map_err(ApiError::rate_limited)
+    }
+
     fn create_session(&self, call: CreateSession) -> Answer {
+        if call.revoke_all {
+            self.close_session_sockets(None);
+            self.sql
+                .exec(
+                    "UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL",
+                    vec![(call.now_ms as i64).into()],
+                )
+                .map_err(http::internal)?;
+        }
         // Idempotent: a registration whose first session failed still gets
         // its profile on the next login.
         self.sql

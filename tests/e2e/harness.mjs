@@ -30,9 +30,20 @@ export function tempStateDir() {
 }
 
 /**
- * Starts `wrangler dev` and resolves once GET /health is 200.
- * `logLevel` is wrangler's (default `warn`); `log` shows the Worker's own
- * `console.log` lines, e.g. the structured request logs.
+ * Traffic limits raised for test suites: every test talks from 127.0.0.1
+ * and many create dozens of accounts. A test of the limits passes its own.
+ */
+export const RAISED_LIMITS = {
+  REGISTRATIONS_PER_IP_PER_HOUR: '100000',
+  REQUESTS_PER_IP_PER_MINUTE: '1000000',
+  REQUESTS_PER_USER_PER_MINUTE: '1000000',
+};
+
+/**
+ * Starts `wrangler dev` and resolves once GET /health is 200. `vars` are
+ * passed as `--var` (over [`RAISED_LIMITS`]). `logLevel` is wrangler's
+ * (default `warn`); `log` shows the Worker's own `console.log` lines, e.g.
+ * the structured request logs.
  * @param {{stateDir?: string, vars?: Record<string,string>, timeoutMs?: number, logLevel?: string}} opts
  */
 export async function startWorker(opts = {}) {
@@ -42,7 +53,7 @@ export async function startWorker(opts = {}) {
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', stateDir,
     '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn'];
-  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('--var', `${k}:${v}`);
+  for (const [k, v] of Object.entries({ ...RAISED_LIMITS, ...opts.vars })) args.push('--var', `${k}:${v}`);
   const started = Date.now();
   const child = spawn(wrangler, args, {
     cwd: root,

@@ -20,6 +20,14 @@ pub struct Worker {
     log_path: PathBuf,
 }
 
+/// Traffic limits raised for tests and benches: every request comes from
+/// 127.0.0.1, and they create many accounts and sync heavily.
+const RAISED_LIMITS: [&str; 3] = [
+    "REGISTRATIONS_PER_IP_PER_HOUR:100000",
+    "REQUESTS_PER_IP_PER_MINUTE:1000000",
+    "REQUESTS_PER_USER_PER_MINUTE:1000000",
+];
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -63,6 +71,7 @@ impl Worker {
             .arg(state_dir)
             .args(["--show-interactive-dev-session=false", "--log-level"])
             .arg(std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
+            .args(RAISED_LIMITS.iter().flat_map(|v| ["--var", *v]))
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_SEND_METRICS", "false")
             .env("WRANGLER_LOG_PATH", state_dir.join("logs"))

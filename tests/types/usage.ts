@@ -15,8 +15,10 @@ import {
   type DeckInput,
   type ExportData,
   type GameSession,
+  type ImportSummary,
   type Json,
   type LocalStorageEntries,
+  type ReviewEvent,
   type ReviewInput,
   type SyncClientOptions,
   type SyncStatus,
@@ -48,6 +50,11 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   client.on('error', (e: SyncClientError) => console.error(e.code, e.status));
 
   const user: User = await client.register('kid@example.com', 'secret', { deviceName: 'tablet' });
+  const registered = await client.register('kid2@example.com', 'secret');
+  const codes: string[] = registered.recoveryCodes;
+  const recovered: User = await client.recover(user.email, codes[0], 'new secret', { deviceName: 'tablet' });
+  const fresh: string[] = await client.regenerateRecoveryCodes('new secret');
+  console.log(recovered.userId, fresh.length);
   await client.login(user.email, 'secret');
   client.connect();
   await client.synced({ timeoutMs: 10_000 });
@@ -105,6 +112,9 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
     if (e instanceof SyncClientError) console.log(e.code);
   }
   const all: ExportData = client.exportData();
+  const firstReview: ReviewEvent | undefined = all.reviews[0];
+  const restored: ImportSummary = await client.importData(all);
+  console.log(firstReview?.id, restored.added.decks, restored.account.decks, Object.keys(all.deleted_decks));
   offStatus();
   offChange();
   client.disconnect();

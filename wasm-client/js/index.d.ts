@@ -223,6 +223,45 @@ export interface ExportData {
   achievements: Record<string, AchievementProgress>;
   starred: string[];
   sessions: Record<string, GameSession>;
+  /** Every review event of every deck (deleted ones too), by `at` then id. */
+  reviews: ReviewEvent[];
+  /** Deleted decks, restorable by `importData`. */
+  deleted_decks: Record<string, Deck>;
+}
+
+/** One recorded answer, as the export carries it. */
+export interface ReviewEvent {
+  id: string;
+  deckId: string;
+  cardId: string;
+  /** ISO-8601 UTC. */
+  at: string;
+  /** The device (actor id, hex) that recorded it. */
+  device: string;
+  correct: boolean;
+  responseMs: number;
+  quality?: number;
+}
+
+/** What `importData` added and what the account holds after it. */
+export interface ImportSummary {
+  added: {
+    decks: number;
+    deleted_decks: number;
+    progress: number;
+    reviews: number;
+    sessions: number;
+    achievements: number;
+    starred: number;
+    preferences: number;
+  };
+  /** What the account holds afterwards, by its root document. */
+  account: {
+    decks: number;
+    deleted_decks: number;
+    achievements: number;
+    starred: number;
+  };
 }
 
 /** Where a device keeps its documents, tokens and sync state. */
@@ -347,7 +386,21 @@ export class SyncClient {
 
   on<E extends keyof SyncEvents>(event: E, handler: SyncEvents[E]): () => void;
 
-  register(email: string, password: string, options?: { deviceName?: string }): Promise<User>;
+  /** `recoveryCodes`: shown this once; the parent keeps them (README). */
+  register(
+    email: string,
+    password: string,
+    options?: { deviceName?: string },
+  ): Promise<User & { recoveryCodes: string[] }>;
+  /** A new password with a recovery code (used up); other sessions end. */
+  recover(
+    email: string,
+    code: string,
+    newPassword: string,
+    options?: { deviceName?: string },
+  ): Promise<User>;
+  /** A new set of recovery codes; the old set stops working. */
+  regenerateRecoveryCodes(password: string): Promise<string[]>;
   login(email: string, password: string, options?: { deviceName?: string }): Promise<User>;
   /** Ends the session; erases this user's local data unless `keepLocalData`. */
   logout(options?: { keepLocalData?: boolean }): Promise<void>;
@@ -394,6 +447,8 @@ export class SyncClient {
   setPreference(path: string, value: Json): void;
 
   exportData(): ExportData;
+  /** Restores an export into the account on the server (merge, in parts). */
+  importData(data: Partial<ExportData>): Promise<ImportSummary>;
   /** Imports the app's localStorage (a `Storage` or key → string). */
   importLocalStorage(entries: LocalStorageEntries | Storage, options?: { samples?: SampleDeck[] }): void;
   /** The app's localStorage entries, in its exact key/value shapes. */

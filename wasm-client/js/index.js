@@ -255,9 +255,35 @@ export class SyncClient {
 
   // ------------------------------------------------------------- accounts
 
-  /** Creates an account (the password is prehashed here) and logs in. */
+  /**
+   * Creates an account (the password is prehashed here) and logs in. The
+   * answer carries `recoveryCodes`: shown this once, for the parent to
+   * keep (see the README).
+   */
   async register(email, password, options) {
     return this.#authenticate('/auth/register', email, password, options);
+  }
+
+  /**
+   * Sets a new password with one of the account's recovery codes (used up
+   * by this) and logs in; every other session of the account ends.
+   */
+  async recover(email, code, newPassword, options) {
+    const hashed = await prehash(email, newPassword);
+    return this.#signIn('/auth/recover', {
+      email,
+      code,
+      new_password: hashed,
+      device_name: options?.deviceName ?? this.#deviceName,
+    });
+  }
+
+  /** A new set of recovery codes (the old ones stop working). */
+  async regenerateRecoveryCodes(password) {
+    if (!this.#session) throw new SyncClientError('unauthorized', 'not logged in');
+    const hashed = await prehash(this.#session.email, password);
+    const answer = await this.#api('POST', '/user/recovery-codes', { password: hashed }, true);
+    return answer.recovery_codes;
   }
 
   /** Logs in; this device then holds the user's data. */
@@ -302,11 +328,15 @@ export class SyncClient {
   async #authenticate(path, email, password, options) {
     if (!this.#server) throw new SyncClientError('no_server', 'this client has no server: local only');
     const hashed = await prehash(email, password);
-    const tokens = await this.#api('POST', path, {
+    return this.#signIn(path, {
       email,
       password: hashed,
       device_name: options?.deviceName ?? this.#deviceName,
-    }, false);
+    });
+  }
+
+  async #signIn(path, body) {
+    const tokens = await this.#api('POST', path, body, false);
     const switching = this.#session && this.#session.userId !== tokens.user_id;
     if (switching) this.disconnect();
     this.#setTokens(tokens);
@@ -316,7 +346,7 @@ export class SyncClient {
     }
     if (this.#wanted) this.#reconnectNow();
     this.#emit('change', { origin: 'remote' });
-    return this.user;
+    return tokens.recovery_codes ? { ...this.user, recoveryCodes: tokens.recovery_codes } : this.user;
   }
 
   #setTokens(t) {
@@ -889,6 +919,39 @@ export class SyncClient {
   exportData() { return this.#read((d) => d.exportData()); }
 
   /**
+   * Restores an export (`GET /user/export` or `exportData()`, e.g. a file
+   * the learner kept) into the account on the server: `POST /user/import`,
+   * in parts of about 256 KiB (each deck with its progress and reviews in
+   * one part). Adds what the account lacks, overwrites nothing; the merged
+   * data reaches this device by sync. Resolves to the summed `added`
+   * counts and the last answer's `account` counts.
+   */
+  async importData(data) {
+    const added = {};
+    let account = {};
+    for (const part of importParts(data)) {
+      const answer = await this.#importPart(part);
+      for (const [k, v] of Object.entries(answer.added ?? {})) added[k] = (added[k] ?? 0) + v;
+      account = answer.account ?? account;
+    }
+    if (this.#wanted) this.#reconnectNow();
+    return { added, account };
+  }
+
+  /** One part; an import is idempotent, so a lost answer is simply retried. */
+  async #importPart(part) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#api('POST', '/user/import', part, true);
+      } catch (e) {
+        const transient = e instanceof SyncClientError && (e.code === 'network' || e.status >= 500);
+        if (!transient || attempt >= IMPORT_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, BACKOFF_FIRST_MS * attempt));
+      }
+    }
+  }
+
+  /**
    * Imports the app's localStorage (a one-time migration per account).
    * `options.samples` is the app's bundled sample list (its
    * `sampleMarkdownDecks`): the first-run sample decks then get the names
@@ -919,6 +982,63 @@ export class SyncClient {
 }
 
 const OPEN_KEY = Symbol('SyncClient.open');
+
+/**
+ * Import parts stay well under the server's 1 MiB body limit: each part is
+ * one request whose merge costs the server about a second per 100 KB of
+ * markdown, so small parts keep every request short.
+ */
+const IMPORT_PART_BYTES = 256 * 1024;
+const IMPORT_ATTEMPTS = 3;
+
+/**
+ * Splits an export into import bodies of at most IMPORT_PART_BYTES: the
+ * root data (preferences, starred, achievements) first, sessions in
+ * chunks, then decks grouped with their progress and review events, so a
+ * deck's progress and reviews always arrive together (the server restores
+ * a card from both at once). A single deck larger than a part is sent
+ * alone (the server answers 413 if it is over 1 MiB).
+ */
+function importParts(data) {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new SyncClientError('validation_failed', 'an export is an object');
+  }
+  const size = (v) => new TextEncoder().encode(JSON.stringify(v)).length;
+  const parts = [];
+  let current = {};
+  let currentSize = 2;
+  const add = (piece) => {
+    const s = size(piece);
+    if (currentSize + s > IMPORT_PART_BYTES && Object.keys(current).length > 0) {
+      parts.push(current);
+      current = {};
+      currentSize = 2;
+    }
+    for (const [k, v] of Object.entries(piece)) {
+      if (Array.isArray(v)) current[k] = [...(current[k] ?? []), ...v];
+      else if (v && typeof v === 'object' && k !== 'preferences') current[k] = { ...current[k], ...v };
+      else current[k] = v;
+    }
+    currentSize += s;
+  };
+  const root = {};
+  for (const k of ['preferences', 'starred', 'achievements']) if (data[k] !== undefined) root[k] = data[k];
+  add(root);
+  for (const [id, session] of Object.entries(data.sessions ?? {})) add({ sessions: { [id]: session } });
+  const groups = new Map();
+  const group = (deckId) => {
+    if (!groups.has(deckId)) groups.set(deckId, { progress: {}, reviews: [] });
+    return groups.get(deckId);
+  };
+  for (const key of ['decks', 'deleted_decks']) {
+    for (const [id, deck] of Object.entries(data[key] ?? {})) group(id)[key] = { [id]: deck };
+  }
+  for (const [card, p] of Object.entries(data.progress ?? {})) group(p?.deckId).progress[card] = p;
+  for (const r of data.reviews ?? []) group(r?.deckId).reviews.push(r);
+  for (const g of groups.values()) add(g);
+  if (Object.keys(current).length > 0) parts.push(current);
+  return parts;
+}
 
 function parseJson(v) {
   if (typeof v !== 'string') return null;

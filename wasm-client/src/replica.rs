@@ -23,6 +23,7 @@
 
 mod decks;
 mod export;
+mod import;
 mod local_storage;
 mod progress;
 mod progress_edit;

@@ -38,6 +38,14 @@ pub(crate) struct Attachment {
     pub stats: SocketStats,
 }
 
+/// `POST /user/import` from the Worker: the export to merge.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ImportCall {
+    #[serde(flatten)]
+    pub session: SessionCall,
+    pub data: serde_json::Value,
+}
+
 /// A JSON view call from the Worker.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ViewCall {
@@ -473,16 +481,46 @@ impl UserStore {
             }
         }
         let mut replica = self.replica(user_id, one.is_some_and(View::root_only))?;
-        let before: std::collections::BTreeMap<_, _> = replica
-            .docs()
-            .iter()
-            .map(|(id, d)| (*id, d.get_heads()))
-            .collect();
+        let before = heads_of(&replica);
         let actor: [u8; 16] = random::bytes()?;
         let now_ms = random::now_ms();
         views::post(&mut replica, &parts, base, &actor, now_ms as i64).map_err(view_error)?;
-        // Hand the changed documents to the engine as a device would, so
-        // they are checked, stored, sequenced and pushed the same way.
+        self.store_changed(replica, &before, &actor, now_ms)
+    }
+
+    /// `POST /user/import`: merges an export into the account (see
+    /// `Replica::import_export`) and answers the summary.
+    pub(crate) fn import(&self, user_id: &str, data: &serde_json::Value) -> Answer {
+        let actor: [u8; 16] = random::bytes()?;
+        let now_ms = random::now_ms();
+        let ids = Replica::import_documents(user_id, data);
+        let docs = self.with_engine(|e| e.export_some(&ids).map_err(store_error))?;
+        let mut replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
+        let before = heads_of(&replica);
+        replica.set_now(now_ms as i64);
+        let summary = replica.import_export(data).map_err(replica_error)?;
+        let stored = self.store_changed(replica, &before, &actor, now_ms);
+        // An import touches many documents at once, often large ones: let
+        // them go (they reload from storage on use), so that the next part
+        // of a large import starts from an empty memory.
+        self.with_engine(|e| {
+            e.unload_all();
+            Ok(())
+        })?;
+        stored?;
+        http::json(200, &summary)
+    }
+
+    /// Hands the documents of `replica` that changed since `before` to the
+    /// engine as a device would, so they are checked, stored, sequenced and
+    /// pushed the same way.
+    fn store_changed(
+        &self,
+        replica: Replica,
+        before: &Heads,
+        actor: &[u8; 16],
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
         let mut changed = myflashplay_client::Docs::new();
         for (id, doc) in replica.into_docs() {
             if before.get(&id) != Some(&doc.get_heads()) {
@@ -492,7 +530,7 @@ impl UserStore {
         if changed.is_empty() {
             return Ok(());
         }
-        let peer = PeerId::new(format!("json-view-{}", hex(&actor))).map_err(http::internal)?;
+        let peer = PeerId::new(format!("json-view-{}", hex(actor))).map_err(http::internal)?;
         let mut others = Vec::new();
         let result = self.with_engine(|e| {
             let mut client = SyncClient::from_state(
@@ -510,6 +548,17 @@ impl UserStore {
         self.deliver(others);
         result.map(|_| ())
     }
+}
+
+/// Each document's heads, to tell which ones an edit changed.
+type Heads = std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
+
+fn heads_of(replica: &Replica) -> Heads {
+    replica
+        .docs()
+        .iter()
+        .map(|(id, d)| (*id, d.get_heads()))
+        .collect()
 }
 
 fn join(peer: &PeerId) -> RepoMessage {

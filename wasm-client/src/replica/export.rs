@@ -6,9 +6,12 @@ use serde_json::{Map, Value};
 
 impl Replica {
     /// All data in the `GET /user/export` shape: `{preferences, decks,
-    /// progress, achievements, starred, sessions}`. Deleted decks and their
-    /// progress are left out; documents this device has not received yet
-    /// are skipped.
+    /// progress, achievements, starred, sessions, reviews, deleted_decks}`.
+    /// `decks` and `progress` are what the user sees (deleted decks and
+    /// their progress left out); `deleted_decks` (id → `Deck`) and
+    /// `reviews` (every review event of every deck, with its id, sorted by
+    /// `at` then id) carry what `POST /user/import` needs to restore an
+    /// account. Documents this device has not received yet are skipped.
     pub fn export(&self) -> Result<Value, ReplicaError> {
         let mut out = Map::new();
         out.insert("preferences".into(), Value::Object(self.preferences()?));
@@ -23,7 +26,47 @@ impl Replica {
             Value::Array(self.starred()?.into_iter().map(Value::String).collect()),
         );
         out.insert("sessions".into(), Value::Object(self.sessions()?));
+        out.insert("reviews".into(), Value::Array(self.review_events()?));
+        out.insert("deleted_decks".into(), Value::Object(self.deleted_decks()?));
         Ok(Value::Object(out))
+    }
+
+    /// Every review event of every deck in the index (deleted ones too) as
+    /// `{id, deckId, cardId, at, device, correct, responseMs, quality?}`,
+    /// sorted by `at`, then id.
+    pub fn review_events(&self) -> Result<Vec<Value>, ReplicaError> {
+        let mut out = Vec::new();
+        for (deck_id, _) in self.deck_entries()? {
+            let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
+            let Some(doc) = self.doc_of(&doc_id, layout::DocKind::Deck)? else {
+                continue;
+            };
+            for mut e in progress::review_events(doc, doc_id)? {
+                e.remove("inBase");
+                e.insert("deckId".into(), Value::String(deck_id.clone()));
+                out.push(Value::Object(e));
+            }
+        }
+        out.sort_by(|a, b| {
+            (a["at"].as_str(), a["id"].as_str()).cmp(&(b["at"].as_str(), b["id"].as_str()))
+        });
+        Ok(out)
+    }
+
+    /// Deleted decks (not progress-only) whose document is here, id →
+    /// `Deck`.
+    pub fn deleted_decks(&self) -> Result<Map<String, Value>, ReplicaError> {
+        let mut decks = Map::new();
+        for (deck_id, entry) in self.deck_entries()? {
+            let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
+            if entry.progress_only || !(entry.deleted || self.deck_doc_deleted(doc_id)?) {
+                continue;
+            }
+            if let Some(deck) = self.deck_json(doc_id)? {
+                decks.insert(deck_id, deck);
+            }
+        }
+        Ok(decks)
     }
 
     /// The decks a user sees (neither deleted nor progress-only), id →

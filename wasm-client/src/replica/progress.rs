@@ -70,20 +70,7 @@ impl Replica {
             if let Some(q) = review.quality {
                 tx.put(&event, "quality", u64::from(q))?;
             }
-            let counters = top(tx, "counters", ObjType::Map, cx.doc)?;
-            let outcome = if review.correct {
-                "correctCount"
-            } else {
-                "incorrectCount"
-            };
-            for field in ["views", outcome] {
-                let key = format!("{}|{field}|{}", review.card_id, cx.actor_hex);
-                if tx.get(&counters, key.as_str())?.is_some() {
-                    tx.increment(&counters, key.as_str(), 1)?;
-                } else {
-                    tx.put(&counters, key.as_str(), ScalarValue::counter(1))?;
-                }
-            }
+            count_review(tx, cx, &review.card_id, review.correct)?;
             Ok(id)
         })
     }
@@ -111,7 +98,11 @@ impl Replica {
         let mut out = Vec::new();
         for (id, doc) in &self.docs {
             if super::get_str(doc, &ROOT, "kind")?.as_deref() == Some("deck") {
-                out.extend(read_reviews(doc, *id)?.into_iter().map(|(_, r)| r.id));
+                out.extend(
+                    review_events(doc, *id)?
+                        .into_iter()
+                        .filter_map(|e| e.get("id").and_then(Value::as_str).map(str::to_string)),
+                );
             }
         }
         out.sort();
@@ -119,12 +110,38 @@ impl Replica {
     }
 }
 
-/// Every well-formed review event of a deck document, with its card id.
-/// Malformed events (written by another client) are skipped, not fatal.
-fn read_reviews(
+/// Counts one review of `card` in this device's counters (`views` and the
+/// outcome), in the open transaction.
+pub(super) fn count_review(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    cx: &super::EditCx,
+    card: &str,
+    correct: bool,
+) -> Result<(), ReplicaError> {
+    let counters = top(tx, "counters", ObjType::Map, cx.doc)?;
+    let outcome = if correct {
+        "correctCount"
+    } else {
+        "incorrectCount"
+    };
+    for field in ["views", outcome] {
+        let key = format!("{card}|{field}|{}", cx.actor_hex);
+        if tx.get(&counters, key.as_str())?.is_some() {
+            tx.increment(&counters, key.as_str(), 1)?;
+        } else {
+            tx.put(&counters, key.as_str(), ScalarValue::counter(1))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every well-formed review event of a deck document as stored: a map
+/// with `cardId`, a valid `at` and `correct`. Malformed events (written
+/// by another client) are skipped, not fatal.
+pub(super) fn review_events(
     doc: &Automerge,
     doc_id: crate::DocumentId,
-) -> Result<Vec<(String, Review)>, ReplicaError> {
+) -> Result<Vec<Map<String, Value>>, ReplicaError> {
     let list = top(doc, "reviews", ObjType::List, doc_id)?;
     let mut out = Vec::new();
     // One pass over the list: reading by index costs a seek each.
@@ -136,6 +153,30 @@ fn read_reviews(
         let Value::Object(e) = json::read_obj(doc, &event, ObjType::Map)? else {
             continue;
         };
+        let well_formed = e["cardId"].is_string()
+            && e["correct"].is_boolean()
+            && e["at"]
+                .as_str()
+                .is_some_and(|at| timestamp::parse_ms("review.at", at).is_ok());
+        if well_formed {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// The review events of a deck document that count, with their card ids.
+/// Events marked `inBase` (restored from an export together with the
+/// card's progress, which already counts them) are left out.
+fn read_reviews(
+    doc: &Automerge,
+    doc_id: crate::DocumentId,
+) -> Result<Vec<(String, Review)>, ReplicaError> {
+    let mut out = Vec::new();
+    for e in review_events(doc, doc_id)? {
+        if e.get("inBase").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
         let (Some(card), Some(at), Some(correct)) = (
             e["cardId"].as_str(),
             e["at"].as_str(),
