@@ -434,12 +434,15 @@ export class SyncClient {
     } catch (e) {
       throw new SyncClientError('network', `${method} ${path}: ${e?.message ?? e}`);
     }
-    if (auth && res.status === 401 && !retried) {
+    const text = await res.text();
+    const json = text ? parseJson(text) : null;
+    // A 401 about the token: refresh once and retry. Not a wrong password
+    // (`invalid_credentials`): retrying would count it twice in the
+    // server's back-off.
+    if (auth && res.status === 401 && !retried && json?.error?.code !== 'invalid_credentials') {
       await this.#refresh();
       return this.#api(method, path, body, auth, true);
     }
-    const text = await res.text();
-    const json = text ? parseJson(text) : null;
     if (!res.ok) {
       const err = json?.error;
       throw new SyncClientError(err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status}`, res.status);
