@@ -152,6 +152,17 @@ impl Replica {
         if fields.contains_key("name") || fields.contains_key("emoji") {
             self.write_index_entry(deck_id, &parsed.name, &parsed.emoji, None, None)?;
         }
+        self.list_when_edited(deck_id)
+    }
+
+    /// A deck the app held without an index entry (a first-run sample) is
+    /// listed once the learner edits it, as the app lists a sample it saved.
+    fn list_when_edited(&mut self, deck_id: &str) -> Result<(), ReplicaError> {
+        if self.deck_entry(deck_id)?.is_some_and(|e| !e.listed) {
+            let mut fields = Map::new();
+            fields.insert("listed".into(), Value::Bool(true));
+            self.set_index_fields(deck_id, &fields)?;
+        }
         Ok(())
     }
 
@@ -163,7 +174,8 @@ impl Replica {
             let md = top(tx, "markdown", ObjType::Text, cx.doc)?;
             markdown::update(tx, &md, text)?;
             touch(tx, cx)
-        })
+        })?;
+        self.list_when_edited(deck_id)
     }
 
     /// Deletes a deck: a tombstone in the index and in the deck document.

@@ -209,3 +209,20 @@ fn both_devices_derive_the_same_card_ids_and_a_review_meets_its_card() {
     assert_eq!(progress["stats"]["views"], 1);
     assert_eq!(progress["stats"]["correctCount"], 1);
 }
+
+#[test]
+fn a_first_run_sample_edited_later_joins_the_index_on_every_device() {
+    let (mut a, mut b) = (device(1), device(2));
+    a.set_samples(samples());
+    a.import_local_storage(&first_run()).unwrap();
+    assert!(!a.export_local_storage().unwrap().contains_key("mdoc_index"));
+    let text = format!("{}\nWhat is 10 + 10? :: 20", samples()[0].markdown);
+    a.edit_markdown(&samples()[0].id, &text).unwrap();
+    merge(&mut a, &mut b);
+    for r in [&a, &b] {
+        let index: Vec<Value> =
+            serde_json::from_str(&r.export_local_storage().unwrap()["mdoc_index"]).unwrap();
+        let ids: Vec<&str> = index.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [samples()[0].id.as_str()]);
+    }
+}
