@@ -1,4 +1,4 @@
-//! The one JSON error shape of the HTTP edge (API.md, "Conventions").
+//! The one JSON error shape of the HTTP edge (docs/api.md, "Conventions").
 //!
 //! Inner layers return their own `thiserror` enums; the Worker maps them to
 //! an [`ApiError`] here, and only here do HTTP status codes exist.

@@ -8,7 +8,7 @@
 use crate::store::{Sql, SqlError, SqlValue};
 use std::collections::HashMap;
 
-/// Defaults of API.md v1.1 when the vars are absent.
+/// Defaults of docs/api.md v1.1 when the vars are absent.
 pub const DEFAULT_REGISTRATIONS_PER_IP_PER_HOUR: u64 = 20;
 /// See [`DEFAULT_REGISTRATIONS_PER_IP_PER_HOUR`].
 pub const DEFAULT_REQUESTS_PER_IP_PER_MINUTE: u64 = 600;

@@ -1,4 +1,4 @@
-//! The JSON views of API.md (`GET/POST /sync/{decks,achievements,progress,
+//! The JSON views of docs/api.md (`GET/POST /sync/{decks,achievements,progress,
 //! starred,preferences}` and `/sync/full`), CRDT-backed.
 //!
 //! A `POST` carries the client's data and the `version` it read. The

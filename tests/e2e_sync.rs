@@ -481,7 +481,7 @@ fn changes_feed_lists_only_documents_changed_since() {
 }
 
 /// Sync messages that break automerge 0.12 when it sees them unchecked
-/// (DESIGN.md §6), built byte by byte like the messages Automerge encodes.
+/// (docs/design.md §6), built byte by byte like the messages Automerge encodes.
 fn hostile_samples() -> Vec<(&'static str, Vec<u8>)> {
     // type, heads 0, need 0, have 1 { last_sync 0, bloom }, changes 0
     let with_bloom = |bloom: &[u8]| {

@@ -4,7 +4,7 @@ use super::{AuthError, Email, Prehash};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// Longest device or display name (API.md Limits).
+/// Longest device or display name (docs/api.md Limits).
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// Parses JSON: syntax errors are `invalid_json`, a wrong shape (missing

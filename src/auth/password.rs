@@ -5,7 +5,7 @@ use super::AuthError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-/// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (DESIGN.md §7).
+/// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (docs/design.md §7).
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
@@ -19,7 +19,7 @@ pub const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$bXlmbGFzaHBsYXktZHVt
 pub struct Prehash(String);
 
 impl Prehash {
-    /// Accepts exactly what API.md calls a prehash, nothing else.
+    /// Accepts exactly what docs/api.md calls a prehash, nothing else.
     pub fn parse(s: &str) -> Result<Self, AuthError> {
         if myflashplay_client::prehash::is_prehash(s) {
             Ok(Self(s.to_owned()))

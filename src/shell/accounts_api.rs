@@ -1,4 +1,4 @@
-//! The `/auth/*` and `/user/*` endpoints of API.md: validate at the edge,
+//! The `/auth/*` and `/user/*` endpoints of docs/api.md: validate at the edge,
 //! then call the `Account` and `UserStore` objects.
 
 use super::account::{
@@ -346,7 +346,7 @@ fn tokens(status: u16, config: &Config, grant: SessionGrant, now_ms: u64) -> Ans
     http::json(status, &tokens_json(config, grant, now_ms)?)
 }
 
-/// The `Tokens` object of API.md for a new or rotated session.
+/// The `Tokens` object of docs/api.md for a new or rotated session.
 fn tokens_json(
     config: &Config,
     grant: SessionGrant,

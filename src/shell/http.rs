@@ -5,7 +5,7 @@ use crate::api_error::{ApiError, ErrorCode};
 use serde::Serialize;
 use worker::{Headers, Request, Response};
 
-/// Request bodies larger than this are refused (API.md Limits).
+/// Request bodies larger than this are refused (docs/api.md Limits).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON response with `status`.

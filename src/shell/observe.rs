@@ -9,7 +9,7 @@ use super::random;
 use crate::telemetry::{self, DataPoint, RequestLine, SocketLine};
 use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response};
 
-/// The answer header naming the request (API.md v1.1).
+/// The answer header naming the request (docs/api.md v1.1).
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 /// The request id as the Worker passes it to an object.
 pub(crate) const FORWARDED_ID: &str = "x-mfp-request-id";

@@ -1,4 +1,4 @@
-//! The `/sync/*` endpoints of API.md: the WebSocket (bearer subprotocol or
+//! The `/sync/*` endpoints of docs/api.md: the WebSocket (bearer subprotocol or
 //! single-use ticket), `POST /sync` batches, the changes feed and the JSON
 //! views. Each authenticates, then forwards to the caller's own
 //! `UserStore`.

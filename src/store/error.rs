@@ -10,7 +10,7 @@ pub enum StoreError {
     /// The database failed; nothing was acknowledged.
     #[error(transparent)]
     Sql(#[from] SqlError),
-    /// A sync message failed the hostile-input check (DESIGN.md §6).
+    /// A sync message failed the hostile-input check (docs/design.md §6).
     #[error("sync message for {0} refused: {1}")]
     Check(DocumentId, CheckError),
     /// Automerge could not decode a message that passed the check.

@@ -11,7 +11,7 @@
 //! - `peers`: when each peer last sent a message (maintenance drops the
 //!   sync states of peers unseen for long).
 //! - `meta`: the user's change sequence.
-//! - `in_flight` / `poisoned`: the crash marker of DESIGN.md §6.
+//! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6.
 
 pub(crate) const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS documents (

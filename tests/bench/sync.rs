@@ -1,5 +1,5 @@
 //! Sync benchmark for a heavy learner: 200 decks, 20k cards, 150k reviews,
-//! one Automerge document per deck (DESIGN.md §3), the store on a SQLite
+//! one Automerge document per deck (docs/design.md §3), the store on a SQLite
 //! file. Prints the figures; run with `cargo bench --bench sync`.
 
 use automerge::transaction::Transactable;

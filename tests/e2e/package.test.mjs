@@ -37,7 +37,7 @@ const waitFor = async (what, pred, ms = 15_000) => {
   }
 };
 
-test('prehash matches the API.md vectors', async () => {
+test('prehash matches the docs/api.md vectors', async () => {
   assert.equal(await prehash('a@b.co', 'pw'), 'o5Rbp4uv_oY5JqouX0QaO19aTiOnkPBDiglBd--j3Lo');
   assert.equal(await prehash(' Ana.Lucia@Example.COM ', 'pässwörd 🔑'), 'ffiMl4q7un9CbaPqyIme2pxO2XhoG79Ys8nQ-2NnOBs');
 });

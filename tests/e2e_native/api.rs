@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// What `register`/`login` answer (API.md `Tokens`).
+/// What `register`/`login` answer (docs/api.md `Tokens`).
 #[derive(Debug, Clone)]
 pub struct Tokens {
     pub user_id: String,

@@ -1,6 +1,6 @@
 //! Scenario glue for the convergence tests: devices are `wasm-client`
 //! replicas, the server is behind [`server::ServerHarness`], and a scenario
-//! (FIXTURES.md format) is played step by step.
+//! (docs/fixtures.md format) is played step by step.
 
 pub mod compare;
 pub mod scenario;

@@ -1,4 +1,4 @@
-//! Plays one FIXTURES.md scenario: devices, steps, then the `expect` checks.
+//! Plays one docs/fixtures.md scenario: devices, steps, then the `expect` checks.
 
 use super::compare;
 use super::server::ServerHarness;

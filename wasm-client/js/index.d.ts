@@ -355,7 +355,7 @@ export interface User {
   email: string;
 }
 
-/** Every error the client throws: a stable `code` (API.md codes plus
+/** Every error the client throws: a stable `code` (docs/api.md codes plus
  * `network`, `timeout`, `storage`, `deck_not_found`, `validation_failed`,
  * `local_storage`, `too_many_decks`, `bad_path`, `sync_refused`,
  * `newer_schema` (a newer app version wrote that document: update), ...). */
@@ -370,7 +370,7 @@ export class SyncClientError extends Error {
 /** Loads the wasm core (done by `SyncClient.open` and `prehash`). */
 export function init(wasm?: BufferSource | URL | string | WebAssembly.Module): Promise<unknown>;
 
-/** API.md's password prehash: 43 base64url characters. */
+/** docs/api.md's password prehash: 43 base64url characters. */
 export function prehash(email: string, password: string): Promise<string>;
 
 export class SyncClient {

@@ -18,7 +18,7 @@ const STALL_MS = 1_000;
 // The user id a client without a server keeps its (local-only) data under.
 const LOCAL_USER = 'local';
 
-/** An error with a stable `code` (API.md codes, plus the client's own). */
+/** An error with a stable `code` (docs/api.md codes, plus the client's own). */
 export class SyncClientError extends Error {
   constructor(code, message, status) {
     super(message);
@@ -49,7 +49,7 @@ async function load(wasm) {
   return initWasm({ module_or_path: url });
 }
 
-/** The password prehash of API.md (argon2id; ~0.5 s). */
+/** The password prehash of docs/api.md (argon2id; ~0.5 s). */
 export async function prehash(email, password) {
   await init();
   return core(() => wasmPrehash(email, password));

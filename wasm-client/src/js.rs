@@ -19,7 +19,7 @@ pub use error::JsFailure;
 
 use wasm_bindgen::prelude::*;
 
-/// The password prehash of API.md: base64url(argon2id(password, salt from
+/// The password prehash of docs/api.md: base64url(argon2id(password, salt from
 /// the normalized email)), 43 characters. The server never sees the
 /// password itself.
 #[wasm_bindgen]

@@ -1,4 +1,4 @@
-//! How a user's data is laid out in Automerge documents (DESIGN.md §3).
+//! How a user's data is laid out in Automerge documents (docs/design.md §3).
 //!
 //! - **root** (one per user, id `derive(["root", user])`): `preferences`,
 //!   `starred` (public deck id → bool), `achievements` (id → record),

@@ -1,4 +1,4 @@
-//! The client password prehash of API.md: the server never sees a password.
+//! The client password prehash of docs/api.md: the server never sees a password.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -53,7 +53,7 @@ pub fn is_prehash(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The vectors published in API.md, computed there with an independent
+    /// The vectors published in docs/api.md, computed there with an independent
     /// argon2 implementation.
     #[test]
     fn api_md_vectors() {

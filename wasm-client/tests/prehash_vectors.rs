@@ -1,5 +1,5 @@
 //! The client prehash checked against a second, independent argon2id
-//! implementation (`rust-argon2`) and the vectors published in API.md.
+//! implementation (`rust-argon2`) and the vectors published in docs/api.md.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -18,7 +18,7 @@ use myflashplay_client::{Replica, ReplicaError};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response, ResponseBuilder, WebSocket, WebSocketPair};
 
-/// Largest frame or batch accepted (API.md Limits).
+/// Largest frame or batch accepted (docs/api.md Limits).
 pub(crate) const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Close codes: policy violation, unsupported data, message too big.
 const CLOSE_POLICY: u16 = 1008;

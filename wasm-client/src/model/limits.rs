@@ -1,12 +1,12 @@
-//! Limits on user data, from API.md and common sense: they keep one
-//! document within its budget (DESIGN.md §3) and refuse absurd input early.
+//! Limits on user data, from docs/api.md and common sense: they keep one
+//! document within its budget (docs/design.md §3) and refuse absurd input early.
 
 use super::ModelError;
 use serde_json::Value;
 
-/// Deck markdown, bytes (API.md).
+/// Deck markdown, bytes (docs/api.md).
 pub const MAX_MARKDOWN_BYTES: usize = 256 * 1024;
-/// Decks per user (API.md).
+/// Decks per user (docs/api.md).
 pub const MAX_DECKS: usize = 2_000;
 /// Ids: deck, card, session, achievement, public deck ids.
 pub const MAX_ID_BYTES: usize = 128;

@@ -461,7 +461,7 @@ fn the_deck_limit_counts_live_decks_only() {
         .unwrap();
 }
 
-/// DESIGN.md §3 budget: a deck document saved ≤ 256 KB. Reviews are the
+/// docs/design.md §3 budget: a deck document saved ≤ 256 KB. Reviews are the
 /// only part that grows with use; 2,000 of them (a very busy deck) measure
 /// about 26 KB, so the budget holds for ~20,000 reviews per deck.
 #[test]

@@ -1,5 +1,5 @@
 //! Hostile-input checks on Automerge sync message bytes, run before
-//! Automerge sees them (DESIGN.md §6).
+//! Automerge sees them (docs/design.md §6).
 //!
 //! Automerge 0.12 is not safe on hostile bytes: a Bloom filter with
 //! `bits_per_entry = 0` divides by zero, `num_probes = 100M` burns CPU, a
@@ -51,7 +51,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// What the server accepts from a device: DESIGN.md §6.
+    /// What the server accepts from a device: docs/design.md §6.
     pub const FROM_DEVICE: Limits = Limits {
         max_bytes: 1 << 20,
         max_changes: 2_000,

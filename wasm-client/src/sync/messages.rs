@@ -15,7 +15,7 @@ use automerge::ChangeHash;
 use minicbor::data::{Tag, Type};
 use minicbor::{Decoder, Encoder};
 
-/// Largest frame (WebSocket message or HTTP body) we decode: API.md's limit.
+/// Largest frame (WebSocket message or HTTP body) we decode: docs/api.md's limit.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 /// Largest answer a device accepts from its own server: answers carry
 /// whole documents to a new device, so they may exceed what a device may
