@@ -224,12 +224,12 @@ fn hostile_messages_are_refused_and_the_store_keeps_working() {
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "ok"), Some(1));
 }
 
-#[test]
-fn a_message_that_crashed_the_store_is_refused_after_restart() {
+/// A message carrying one change to document 1.
+fn one_change_message(key: &str, value: i64) -> Vec<u8> {
     let mut docs = Docs::new();
-    edit(&mut docs, 1, "x", 1);
+    edit(&mut docs, 1, key, value);
     let change = docs[&id(1)].get_changes(&[])[0].raw_bytes().to_vec();
-    let data = Message {
+    Message {
         heads: docs[&id(1)].get_heads(),
         need: vec![],
         have: vec![],
@@ -237,11 +237,22 @@ fn a_message_that_crashed_the_store_is_refused_after_restart() {
         flags: None,
         version: MessageVersion::V1,
     }
-    .encode();
-    // Simulate a crash mid-apply: the shell pre-marks the message (and
-    // makes that durable), then the instance dies before the marker clears.
-    let sql = Sqlite::in_memory().unwrap();
-    let server = UserStore::open(sql, 1).unwrap();
+    .encode()
+}
+
+fn in_flight_rows(sql: &Sqlite) -> i64 {
+    sql.query("SELECT COUNT(*) FROM in_flight", &[]).unwrap()[0][0]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashes() {
+    let data = one_change_message("x", 1);
+    // A crash mid-apply: the shell pre-marks the message (and makes that
+    // durable), then the instance dies before the marker clears. In
+    // production the same happens to a good message on a deploy or a kill.
+    let server = UserStore::open(Sqlite::in_memory().unwrap(), 1).unwrap();
     assert!(server
         .pre_mark(1, &peer("a"), &sync_msg(data.clone(), id(1)))
         .unwrap());
@@ -249,19 +260,70 @@ fn a_message_that_crashed_the_store_is_refused_after_restart() {
     assert!(!server
         .pre_mark(1, &peer("b"), &sync_msg(data.clone(), id(1)))
         .unwrap());
-    let sql = server.into_sql();
-    let mut server = UserStore::open(sql, 2).unwrap();
-    let err = server
+    let mut server = UserStore::open(server.into_sql(), 2).unwrap();
+    // One crash: the resend applies (the device's change is not stranded).
+    server
         .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))
+        .unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "x"), Some(1));
+
+    // Another message that crashes the object twice is refused...
+    let bad = one_change_message("y", 2);
+    let mut sql = server.into_sql();
+    for now in [4, 5] {
+        let s = UserStore::open(sql, now).unwrap();
+        s.pre_mark(now, &peer("a"), &sync_msg(bad.clone(), id(1)))
+            .unwrap();
+        sql = s.into_sql();
+    }
+    let mut server = UserStore::open(sql, 6).unwrap();
+    let err = server
+        .handle_message(7, &peer("a"), sync_msg(bad.clone(), id(1)))
         .unwrap_err();
     assert!(matches!(err, StoreError::Poisoned(_)), "{err}");
-    // Without the marker the same bytes apply (the refusal is the marker's
-    // doing, not the message's).
-    let mut fresh = store();
-    fresh
-        .handle_message(3, &peer("a"), sync_msg(data, id(1)))
-        .unwrap();
-    assert_eq!(get(&fresh.export_docs().unwrap()[&id(1)], "x"), Some(1));
+    // ...and leaves no marker behind: the refusal is not a crash.
+    let sql = server.into_sql();
+    assert_eq!(in_flight_rows(&sql), 0);
+    // The first message's crash was forgiven when it went through (a later
+    // crash of it would be its first again): only the bad one is counted.
+    let rows = sql
+        .query("SELECT crashes FROM poisoned", &[])
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(rows, [2]);
+}
+
+#[test]
+fn no_marker_outlives_a_refused_message() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let forged = forged_change();
+    let data = Message {
+        heads: vec![forged.hash()],
+        need: vec![],
+        have: vec![],
+        changes: vec![forged.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode();
+    let msg = sync_msg(data.clone(), id(1));
+    assert!(server.pre_mark(2, &peer("a"), &msg).unwrap());
+    let err = server.handle_message(2, &peer("a"), msg).unwrap_err();
+    assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
+    let sql = server.into_sql();
+    assert_eq!(in_flight_rows(&sql), 0, "the refusal cleared its marker");
+    // Reopening counts no crash: the refusal stays the checks' doing.
+    let mut server = UserStore::open(sql, 3).unwrap();
+    let err = server
+        .handle_message(4, &peer("a"), sync_msg(data, id(1)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
 }
 
 #[test]

@@ -99,10 +99,14 @@ impl<S: Sql> UserStore<S> {
         for stmt in schema::STATEMENTS {
             sql.exec(stmt, &[])?;
         }
+        for stmt in schema::UPGRADES {
+            let _ = sql.exec(stmt, &[]);
+        }
         sql.transaction(|sql| {
             sql.exec(
-                "INSERT OR IGNORE INTO poisoned (hash, peer_id, document_id, at)
-                 SELECT hash, peer_id, document_id, ? FROM in_flight",
+                "INSERT INTO poisoned (hash, peer_id, document_id, at, crashes)
+                 SELECT hash, peer_id, document_id, ?, 1 FROM in_flight WHERE true
+                 ON CONFLICT (hash) DO UPDATE SET crashes = crashes + 1, at = excluded.at",
                 &[int(now)],
             )?;
             sql.exec("DELETE FROM in_flight", &[])
@@ -394,12 +398,17 @@ impl<S: Sql> UserStore<S> {
         Ok(())
     }
 
+    /// Refuses a message: the peer's sync state starts afresh, and a crash
+    /// marker written for it (by [`UserStore::pre_mark`]) goes, since the
+    /// message will not be applied: a marker left behind would count as a
+    /// crash at the next start of the object.
     fn reject(
         &mut self,
         peer: &PeerId,
         id: &DocumentId,
         err: StoreError,
     ) -> Result<Vec<RepoMessage>, StoreError> {
+        self.clear_marker(peer, id)?;
         self.reset_state(peer, id)?;
         Err(err)
     }
@@ -417,11 +426,16 @@ impl<S: Sql> UserStore<S> {
             Err(e) => return self.reject(peer, &id, StoreError::Check(id, e)),
         };
         let hash: [u8; 32] = Sha256::digest(&m.data).into();
-        let poisoned = self.sql.query(
-            "SELECT 1 FROM poisoned WHERE hash = ?",
-            &[hash.as_slice().into()],
-        )?;
-        if !poisoned.is_empty() {
+        let crashes = uint(
+            self.sql
+                .query(
+                    "SELECT crashes FROM poisoned WHERE hash = ?",
+                    &[hash.as_slice().into()],
+                )?
+                .first()
+                .and_then(|r| r.first()),
+        );
+        if crashes as i64 >= schema::CRASHES_BEFORE_REFUSAL {
             return self.reject(peer, &id, StoreError::Poisoned(id));
         }
         let Ok(message) = Message::decode(&m.data) else {
@@ -485,7 +499,6 @@ impl<S: Sql> UserStore<S> {
             .receive_sync_message(&mut state, message)
             .is_err()
         {
-            self.clear_marker(peer, &id)?;
             return self.reject(peer, &id, StoreError::Apply(id));
         }
         loaded.actors.extend(new_actors);
@@ -494,7 +507,7 @@ impl<S: Sql> UserStore<S> {
         let key = (peer.clone(), id);
         self.states.insert(key.clone(), state);
         let hint_changed = self.hints.get(&key) != Some(&hint);
-        if !changed && !hint_changed && !marked {
+        if !changed && !hint_changed && !marked && crashes == 0 {
             return Ok(self.generate(peer, &id).into_iter().collect());
         }
         let result = self.sql.transaction(|sql| {
@@ -516,6 +529,13 @@ impl<S: Sql> UserStore<S> {
                 sql.exec(
                     "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
                     &[peer.as_str().into(), id.to_string().into()],
+                )?;
+            }
+            if crashes > 0 {
+                // It went through this time: an earlier crash was not its.
+                sql.exec(
+                    "DELETE FROM poisoned WHERE hash = ?",
+                    &[hash.as_slice().into()],
                 )?;
             }
             Ok::<_, StoreError>(())

@@ -11,7 +11,11 @@
 //! - `peers`: when each peer last sent a message (maintenance drops the
 //!   sync states of peers unseen for long).
 //! - `meta`: the user's change sequence.
-//! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6.
+//! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6. A
+//!   message found in flight when the store opens counts one crash in
+//!   `poisoned.crashes`; it is refused from its second crash on (one crash
+//!   is also what a deploy, an eviction or a kill during a good message
+//!   looks like).
 
 pub(crate) const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS documents (
@@ -49,5 +53,15 @@ pub(crate) const STATEMENTS: &[&str] = &[
         hash BLOB PRIMARY KEY,
         peer_id TEXT NOT NULL,
         document_id TEXT NOT NULL,
-        at INTEGER NOT NULL)",
+        at INTEGER NOT NULL,
+        crashes INTEGER NOT NULL DEFAULT 1)",
 ];
+
+/// Crashes after which a message is refused.
+pub(crate) const CRASHES_BEFORE_REFUSAL: i64 = 2;
+
+/// Changes to stores created by an older version; each fails harmlessly
+/// once applied. Rows an older version poisoned were refused for good and
+/// stay so.
+pub(crate) const UPGRADES: &[&str] =
+    &["ALTER TABLE poisoned ADD COLUMN crashes INTEGER NOT NULL DEFAULT 2"];

@@ -372,24 +372,34 @@ impl UserStore {
         let mut applied = 0;
         let outcome = self.with_engine(|e| {
             let before = e.seq();
+            // Every message is handled, also after one is refused: the
+            // others apply, and each clears the crash marker written for it
+            // above (one left behind would count as a crash at the next
+            // start of the object).
+            let mut first_error = None;
             for m in batch {
                 if matches!(m, RepoMessage::Join { .. } | RepoMessage::Leave { .. }) {
                     continue;
                 }
-                let replies = e.handle_message(now_ms, &peer, m).map_err(|se| {
-                    reason = Some(se.reason());
-                    store_error(se)
-                });
-                applied = e.seq().saturating_sub(before);
-                for reply in replies? {
-                    if reply.target_id() == Some(&peer) {
-                        mine.push(reply);
-                    } else {
-                        others.push(reply);
+                match e.handle_message(now_ms, &peer, m) {
+                    Ok(replies) => {
+                        for reply in replies {
+                            if reply.target_id() == Some(&peer) {
+                                mine.push(reply);
+                            } else {
+                                others.push(reply);
+                            }
+                        }
                     }
+                    Err(se) if first_error.is_none() => {
+                        reason = Some(se.reason());
+                        first_error = Some(store_error(se));
+                    }
+                    Err(_) => {}
                 }
+                applied = e.seq().saturating_sub(before);
             }
-            Ok(())
+            first_error.map_or(Ok(()), Err)
         });
         self.deliver(others);
         let answer = match outcome {
