@@ -557,19 +557,29 @@ impl UserStore {
     }
 
     fn was_issued(&self, hash: &str, sid: &str) -> std::result::Result<bool, ApiError> {
+        let n = self.count(
+            "SELECT COUNT(*) AS n FROM refresh_history WHERE hash = ? AND session_id = ?",
+            vec![hash.into(), sid.into()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The `n` of a `SELECT COUNT(*) AS n` query.
+    fn count(
+        &self,
+        query: &str,
+        args: Vec<worker::SqlStorageValue>,
+    ) -> std::result::Result<u64, ApiError> {
         #[derive(Deserialize)]
         struct N {
             n: f64,
         }
         let n: N = self
             .sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM refresh_history WHERE hash = ? AND session_id = ?",
-                vec![hash.into(), sid.into()],
-            )
+            .exec(query, args)
             .and_then(|c| c.one())
             .map_err(http::internal)?;
-        Ok(n.n > 0.0)
+        Ok(n.n as u64)
     }
 
     fn revoke_session(&self, sid: &str, now_ms: u64) -> std::result::Result<(), ApiError> {

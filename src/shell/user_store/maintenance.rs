@@ -128,18 +128,9 @@ impl UserStore {
     }
 
     fn live_sessions(&self) -> Result<u64, ApiError> {
-        #[derive(serde::Deserialize)]
-        struct N {
-            n: f64,
-        }
-        let n: N = self
-            .sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL",
-                None,
-            )
-            .and_then(|c| c.one())
-            .map_err(http::internal)?;
-        Ok(n.n as u64)
+        self.count(
+            "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL",
+            vec![],
+        )
     }
 }
