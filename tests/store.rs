@@ -297,21 +297,7 @@ fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashe
 
 #[test]
 fn no_marker_outlives_a_refused_message() {
-    let mut server = store();
-    let mut a = SyncClient::new(peer("a"));
-    let mut docs = Docs::new();
-    edit(&mut docs, 1, "x", 1);
-    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
-    let forged = forged_change();
-    let data = Message {
-        heads: vec![forged.hash()],
-        need: vec![],
-        have: vec![],
-        changes: vec![forged.raw_bytes().to_vec()].into(),
-        flags: None,
-        version: MessageVersion::V1,
-    }
-    .encode();
+    let (mut server, _, _, data) = store_with_forged_message();
     let msg = sync_msg(data.clone(), id(1));
     assert!(server.pre_mark(2, &peer("a"), &msg).unwrap());
     let err = server.handle_message(2, &peer("a"), msg).unwrap_err();
@@ -402,18 +388,9 @@ fn device_refuses_hostile_server_bytes_and_recovers() {
 }
 
 /// A well-formed change (valid checksum, decodable ops) that claims
-/// `seq = 2` for an actor the document has never seen.
-fn forged_change() -> automerge::Change {
-    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![7u8; 16]));
-    d.put(ROOT, "forged", 1).unwrap();
-    d.commit();
-    let mut expanded = d.get_changes(&[])[0].decode();
-    expanded.seq = 2;
-    automerge::Change::from(expanded)
-}
-
-#[test]
-fn changes_naming_unknown_actors_are_refused_before_automerge() {
+/// A store that holds document 1 from peer `a`, and a sync message whose
+/// one change names an actor the document has never seen.
+fn store_with_forged_message() -> (UserStore<Sqlite>, SyncClient, Docs, Vec<u8>) {
     let mut server = store();
     let mut a = SyncClient::new(peer("a"));
     let mut docs = Docs::new();
@@ -429,6 +406,22 @@ fn changes_naming_unknown_actors_are_refused_before_automerge() {
         version: MessageVersion::V1,
     }
     .encode();
+    (server, a, docs, data)
+}
+
+/// `seq = 2` for an actor the document has never seen.
+fn forged_change() -> automerge::Change {
+    let mut d = AutoCommit::new().with_actor(automerge::ActorId::from(vec![7u8; 16]));
+    d.put(ROOT, "forged", 1).unwrap();
+    d.commit();
+    let mut expanded = d.get_changes(&[])[0].decode();
+    expanded.seq = 2;
+    automerge::Change::from(expanded)
+}
+
+#[test]
+fn changes_naming_unknown_actors_are_refused_before_automerge() {
+    let (mut server, mut a, mut docs, data) = store_with_forged_message();
     // It passes the stateless check...
     myflashplay_client::sync::check_sync_message(
         &data,
