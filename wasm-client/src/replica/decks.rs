@@ -121,17 +121,13 @@ impl Replica {
     ) -> Result<(), ReplicaError> {
         let doc_id = self.live_deck_doc(deck_id)?;
         let mut merged = self
-            .deck_json(doc_id)?
+            .deck_value(doc_id, false)?
             .unwrap_or_else(|| json!({ "id": deck_id }));
         let current = merged["markdown"].as_str().map(str::to_string);
         let mut fields = fields.clone();
         let md = incoming_markdown(deck_id, &fields, current.as_deref());
         normalize_fields(&mut fields, md.as_deref());
         if let Value::Object(m) = &mut merged {
-            m.remove("cards");
-            if let Some(Value::Object(meta)) = m.get_mut("metadata") {
-                meta.remove("originalMarkdown");
-            }
             for (k, v) in &fields {
                 match (m.get_mut(k), v) {
                     (Some(Value::Object(old)), Value::Object(new))
@@ -280,6 +276,17 @@ impl Replica {
         &self,
         doc_id: crate::DocumentId,
     ) -> Result<Option<Value>, ReplicaError> {
+        self.deck_value(doc_id, true)
+    }
+
+    /// The deck's stored fields and markdown; with `derived`, also what is
+    /// derived from the markdown (`cards`, the `originalMarkdown` mirror),
+    /// which a write, about to replace them, need not parse.
+    fn deck_value(
+        &self,
+        doc_id: crate::DocumentId,
+        derived: bool,
+    ) -> Result<Option<Value>, ReplicaError> {
         let Some(doc) = self.doc_of(&doc_id, DocKind::Deck)? else {
             return Ok(None);
         };
@@ -297,17 +304,21 @@ impl Replica {
         }
         let md = top(doc, "markdown", ObjType::Text, doc_id)?;
         let text = doc.text(&md)?;
-        let deck_id = out.get("id").and_then(Value::as_str).unwrap_or_default();
-        // Cards always follow the merged text. A deck written by an older
-        // version with cards and no text keeps the cards it stored.
-        let cards = match super::get_str(doc, &ROOT, "cards")? {
-            Some(stored) if text.is_empty() => serde_json::from_str(&stored).unwrap_or(json!([])),
-            _ => Value::Array(cards::parse(deck_id, &text)),
-        };
-        out.insert("cards".into(), cards);
-        if !text.is_empty() {
-            if let Some(Value::Object(meta)) = out.get_mut("metadata") {
-                meta.insert("originalMarkdown".into(), Value::String(text.clone()));
+        if derived {
+            let deck_id = out.get("id").and_then(Value::as_str).unwrap_or_default();
+            // Cards always follow the merged text. A deck written by an older
+            // version with cards and no text keeps the cards it stored.
+            let cards = match super::get_str(doc, &ROOT, "cards")? {
+                Some(stored) if text.is_empty() => {
+                    serde_json::from_str(&stored).unwrap_or(json!([]))
+                }
+                _ => Value::Array(cards::parse(deck_id, &text)),
+            };
+            out.insert("cards".into(), cards);
+            if !text.is_empty() {
+                if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+                    meta.insert("originalMarkdown".into(), Value::String(text.clone()));
+                }
             }
         }
         out.insert("markdown".into(), Value::String(text));

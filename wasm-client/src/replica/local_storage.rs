@@ -370,14 +370,15 @@ impl Replica {
         }
 
         let decks = self.live_decks()?;
-        let entries = self.deck_entries()?;
+        let entries: BTreeMap<String, super::decks::IndexEntry> =
+            self.deck_entries()?.into_iter().collect();
         let mut index = Map::new();
         for (id, deck) in &decks {
             let markdown = deck["markdown"].as_str().unwrap_or_default();
             if !markdown.is_empty() {
                 out.insert(format!("{MDOC_PREFIX}{id}"), markdown.to_string());
             }
-            let listing = entries.iter().find(|(e, _)| e == id).map(|(_, e)| e);
+            let listing = entries.get(id);
             if listing.is_some_and(|e| !e.listed) {
                 continue;
             }
