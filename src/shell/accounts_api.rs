@@ -128,21 +128,7 @@ async fn recover(req: &mut Request, env: &Env, config: &Config) -> Answer {
 /// `POST /user/recovery-codes`: a new set replacing the old one, confirmed
 /// with the password.
 pub(crate) async fn recovery_codes(req: &mut Request, env: &Env) -> Answer {
-    let config = Config::load(env)?;
-    let (claims, store) = authenticate(req, env, &config).await?;
-    let prehash = body::<DeleteAccountBody>(req).await?.validate()?;
-    let me: Whoami = rpc::call(&store, "session/check", &call(&claims)).await?;
-    let acct = rpc::stub(env, account::BINDING, &me.email)?;
-    let who: Identity = rpc::call(
-        &acct,
-        "recovery/replace",
-        &CredentialCall {
-            email: me.email.clone(),
-            prehash: prehash.text(),
-            now_ms: random::now_ms(),
-        },
-    )
-    .await?;
+    let (_, _, who) = with_password(req, env, "recovery/replace").await?;
     http::json(
         200,
         &json!({ "recovery_codes": who.recovery_codes.unwrap_or_default() }),
@@ -239,14 +225,27 @@ pub(crate) async fn change_password(req: &mut Request, env: &Env) -> Answer {
 /// `DELETE /user/account`: credentials first, then the user's data, so a
 /// wrong password erases nothing.
 pub(crate) async fn delete_account(req: &mut Request, env: &Env) -> Answer {
+    let (claims, store, _) = with_password(req, env, "delete").await?;
+    let _: serde_json::Value = rpc::call(&store, "erase", &call(&claims)).await?;
+    http::no_content()
+}
+
+/// A signed-in call confirmed with the password (`{password}` body): the
+/// user's `Account` object checks it under the login back-off and runs
+/// `op`. Returns the caller's claims, their `UserStore` and the answer.
+async fn with_password(
+    req: &mut Request,
+    env: &Env,
+    op: &str,
+) -> Result<(Claims, Stub, Identity), ApiError> {
     let config = Config::load(env)?;
     let (claims, store) = authenticate(req, env, &config).await?;
     let prehash = body::<DeleteAccountBody>(req).await?.validate()?;
     let me: Whoami = rpc::call(&store, "session/check", &call(&claims)).await?;
     let acct = rpc::stub(env, account::BINDING, &me.email)?;
-    let _: Identity = rpc::call(
+    let who: Identity = rpc::call(
         &acct,
-        "delete",
+        op,
         &CredentialCall {
             email: me.email.clone(),
             prehash: prehash.text(),
@@ -254,8 +253,7 @@ pub(crate) async fn delete_account(req: &mut Request, env: &Env) -> Answer {
         },
     )
     .await?;
-    let _: serde_json::Value = rpc::call(&store, "erase", &call(&claims)).await?;
-    http::no_content()
+    Ok((claims, store, who))
 }
 
 /// `POST /user/import`: the body of a `GET /user/export`, merged in.
