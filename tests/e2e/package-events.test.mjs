@@ -82,3 +82,35 @@ test('signed out (copy erased) and back in on the same device, edits before the 
   assert.notEqual(c.peerId, actorBefore, 'a new identity after the erase');
   await c.close();
 });
+
+test('closing while the socket is still connecting raises nothing afterwards', async () => {
+  // Node's `ws` reports an 'error' after close() on a connecting socket; a
+  // client that dropped its listener first threw it as an uncaught exception.
+  let made = 0;
+  const errors = [];
+  const onUncaught = (e) => errors.push(e);
+  process.on('uncaughtException', onUncaught);
+  try {
+    for (let i = 0; i < 3; i++) {
+      let closing;
+      class Watched extends WebSocket {
+        constructor(...args) {
+          super(...args);
+          made++;
+          queueMicrotask(() => { closing = c.close(); });
+        }
+      }
+      const c = await SyncClient.open({ server: w.url, storage: memoryStorage(), WebSocket: Watched });
+      await c.register(email(), PASSWORD);
+      c.connect();
+      const end = Date.now() + 5_000;
+      while (!closing && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      await closing;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+  assert.equal(made, 3);
+  assert.deepEqual(errors.map(String), []);
+});

@@ -519,7 +519,10 @@ export class SyncClient {
     const ws = this.#ws;
     this.#ws = null;
     if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      // Closing a socket that is still connecting makes Node's `ws` emit an
+      // 'error' event afterwards; without a listener that error is thrown.
+      ws.onerror = () => {};
       try { ws.close(); } catch { /* already closed */ }
     }
   }
@@ -551,7 +554,9 @@ export class SyncClient {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#roundAnswered = false;
-    ws.onopen = () => this.#send(ws, [this.#device.join()]);
+    ws.onopen = () => {
+      if (this.#ws === ws && this.#device) this.#send(ws, [this.#device.join()]);
+    };
     ws.onmessage = (ev) => this.#onFrame(ws, ev.data);
     ws.onerror = () => { /* onclose follows */ };
     ws.onclose = () => {
