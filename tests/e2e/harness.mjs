@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkAnswer } from './openapi.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wrangler = path.join(root, 'node_modules', '.bin', 'wrangler');
@@ -129,7 +130,10 @@ export function groupAlive(pid) {
   }
 }
 
-/** fetch + JSON body (null when there is none). */
+/**
+ * fetch + JSON body (null when there is none); every answer is checked
+ * against docs/openapi.yaml (`openapi.mjs`).
+ */
 export async function call(base, method, pathname, { body, token, headers = {}, raw } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
@@ -144,5 +148,6 @@ export async function call(base, method, pathname, { body, token, headers = {}, 
   if (text) {
     try { json = JSON.parse(text); } catch { json = { nonJson: text }; }
   }
+  checkAnswer(method, pathname, res.status, res.headers, json);
   return { status: res.status, headers: res.headers, json };
 }
