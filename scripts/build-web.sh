@@ -37,8 +37,10 @@ fi
 for f in wasm-client/js/*; do
   [ -f "$f" ] && cp "$f" "$pkg/"
 done
-rm -rf "$pkg/react"
-cp -r wasm-client/js/react "$pkg/react"
+for d in client react; do
+  rm -rf "${pkg:?}/$d"
+  cp -r "wasm-client/js/$d" "$pkg/$d"
+done
 
 raw=$(stat -c %s "$wasm")
 gz=$(wasm_gzip "$wasm")
