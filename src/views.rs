@@ -12,8 +12,6 @@
 //! actor's sequence numbers.
 
 use automerge::{ChangeHash, ReadDoc};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use myflashplay_client::{Docs, DocumentId, Replica, ReplicaError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,47 +123,11 @@ pub fn get_full(replica: &Replica) -> Result<Value, ViewError> {
 /// The opaque version string: every document's heads, so the state that
 /// was read can be rebuilt exactly.
 pub fn version(docs: &Docs) -> String {
-    let mut bytes = Vec::with_capacity(docs.len() * 50);
-    for (id, doc) in docs {
-        let heads = doc.get_heads();
-        bytes.extend_from_slice(id.as_bytes());
-        bytes.push(heads.len().min(255) as u8);
-        for h in heads.iter().take(255) {
-            bytes.extend_from_slice(&h.0);
-        }
-    }
-    format!("v1.{}", URL_SAFE_NO_PAD.encode(bytes))
+    myflashplay_client::version::of_docs(docs)
 }
 
-/// Most documents a version may name (the deck limit plus the root and
-/// years of session months); bounds the work a hostile version can cause.
-const MAX_VERSION_DOCS: usize = 4096;
-
 fn parse_version(s: &str) -> Result<BTreeMap<DocumentId, Vec<ChangeHash>>, ViewError> {
-    let body = s.strip_prefix("v1.").ok_or(ViewError::UnknownVersion)?;
-    if body.len() > MAX_VERSION_DOCS * 60 {
-        return Err(ViewError::UnknownVersion);
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| ViewError::UnknownVersion)?;
-    let mut out = BTreeMap::new();
-    let mut rest = bytes.as_slice();
-    while !rest.is_empty() {
-        let (id, tail) = rest.split_at_checked(16).ok_or(ViewError::UnknownVersion)?;
-        let (&n, tail) = tail.split_first().ok_or(ViewError::UnknownVersion)?;
-        let (hashes, tail) = tail
-            .split_at_checked(n as usize * 32)
-            .ok_or(ViewError::UnknownVersion)?;
-        let id: [u8; 16] = id.try_into().map_err(|_| ViewError::UnknownVersion)?;
-        let heads = hashes
-            .chunks_exact(32)
-            .map(|c| ChangeHash::try_from(c).map_err(|_| ViewError::UnknownVersion))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.insert(DocumentId::from_bytes(id), heads);
-        rest = tail;
-    }
-    Ok(out)
+    myflashplay_client::version::parse(s).map_err(|_| ViewError::UnknownVersion)
 }
 
 /// The documents as they were at `version`: each forked at its heads;
@@ -366,6 +328,8 @@ fn flatten(prefix: &str, m: &Map<String, Value>, out: &mut BTreeMap<String, Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use serde_json::json;
 
     const USER: &str = "0190e3a0-0000-7000-8000-000000000001";
