@@ -12,6 +12,7 @@
 //! actor's sequence numbers.
 
 use automerge::{ChangeHash, ReadDoc};
+use myflashplay_client::replica::CONFLICTS_KEY;
 use myflashplay_client::{Docs, DocumentId, Replica, ReplicaError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,12 +103,35 @@ pub fn read(replica: &Replica, view: View) -> Result<Value, ViewError> {
     })
 }
 
-/// `{version, data}` of one view.
+/// `{version, data}` of one view, with the conflicts readers see.
 pub fn get(replica: &Replica, view: View) -> Result<Value, ViewError> {
+    let mut data = read(replica, view)?;
+    add_conflicts(replica, view, &mut data)?;
     Ok(serde_json::json!({
         "version": version(replica.docs()),
-        "data": read(replica, view)?,
+        "data": data,
     }))
+}
+
+/// Adds `conflicts` to each deck and to the preferences that have any
+/// (read-only: [`post`] drops it).
+fn add_conflicts(replica: &Replica, view: View, data: &mut Value) -> Result<(), ViewError> {
+    match (view, data) {
+        (View::Decks, Value::Array(decks)) => {
+            for deck in decks {
+                let Some(id) = deck.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let found = replica.deck_conflicts(id)?;
+                if let (false, Value::Object(d)) = (found.is_empty(), deck) {
+                    d.insert(CONFLICTS_KEY.into(), Value::Object(found));
+                }
+            }
+        }
+        (View::Preferences, Value::Object(prefs)) => replica.annotate_preferences(prefs)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `{version, decks, achievements, progress, starred, preferences}`.
@@ -115,7 +139,9 @@ pub fn get_full(replica: &Replica) -> Result<Value, ViewError> {
     let mut out = Map::new();
     out.insert("version".into(), Value::String(version(replica.docs())));
     for v in ALL {
-        out.insert(v.key().into(), read(replica, v)?);
+        let mut data = read(replica, v)?;
+        add_conflicts(replica, v, &mut data)?;
+        out.insert(v.key().into(), data);
     }
     Ok(Value::Object(out))
 }
@@ -146,13 +172,15 @@ fn docs_at(docs: &Docs, version: &str) -> Result<Docs, ViewError> {
 }
 
 /// Applies a client's `data` for `view`, read at `base_version` (or now),
-/// to `current`. `actor` must be fresh (16 random bytes).
+/// to `current`. `actor` must be fresh (16 random bytes); the change is
+/// the device `device_name`'s (recorded in the root).
 pub fn post(
     current: &mut Replica,
     views: &[(View, &Value)],
     base_version: Option<&str>,
     actor: &[u8; 16],
     now_ms: i64,
+    device_name: &str,
 ) -> Result<(), ViewError> {
     let base_docs = match base_version {
         Some(v) => docs_at(current.docs(), v)?,
@@ -160,9 +188,14 @@ pub fn post(
     };
     let mut base = Replica::from_docs(current.user_id(), actor, base_docs)?;
     base.set_now(now_ms);
+    base.set_device_name(device_name)?;
     for (view, data) in views {
         let before = read(&base, *view)?;
-        apply_diff(&mut base, *view, &before, data)?;
+        let mut after = (*data).clone();
+        if let Value::Object(prefs) = &mut after {
+            prefs.remove(CONFLICTS_KEY);
+        }
+        apply_diff(&mut base, *view, &before, &after)?;
     }
     for (id, mut forked) in base.into_docs() {
         match current.docs_mut().get_mut(&id) {
@@ -266,7 +299,7 @@ fn update_deck(r: &mut Replica, id: &str, before: &Value, after: &Value) -> Resu
     }
     let mut fields = Map::new();
     for (k, v) in a {
-        if k == "id" || k == "markdown" || b.get(k) == Some(v) {
+        if k == "id" || k == "markdown" || k == CONFLICTS_KEY || b.get(k) == Some(v) {
             continue;
         }
         match (b.get(k), v) {
@@ -377,6 +410,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let after = read_view(&server, View::Decks);
@@ -407,6 +441,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let prefs = read_view(&server, View::Preferences);
@@ -431,6 +466,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         assert_eq!(read_view(&server, View::Starred), json!(["a", "c", "z"]));
@@ -442,10 +478,10 @@ mod tests {
         server.create_deck(&deck("a\n")).unwrap();
         let mut mine = read_view(&server, View::Decks);
         mine[0]["name"] = json!("Maths");
-        post(&mut server, &[(View::Decks, &mine)], None, &[7; 16], 1).unwrap();
+        post(&mut server, &[(View::Decks, &mine)], None, &[7; 16], 1, "json").unwrap();
         assert_eq!(read_view(&server, View::Decks)[0]["name"], "Maths");
         // A deck the client left out is deleted; a new one is created.
-        post(&mut server, &[(View::Decks, &json!([{"id": "d2", "name": "New", "emoji": "🆕", "description": "", "markdown": "x :: y\n"}]))], None, &[8; 16], 2).unwrap();
+        post(&mut server, &[(View::Decks, &json!([{"id": "d2", "name": "New", "emoji": "🆕", "description": "", "markdown": "x :: y\n"}]))], None, &[8; 16], 2, "json").unwrap();
         let decks = read_view(&server, View::Decks);
         assert_eq!(decks.as_array().unwrap().len(), 1);
         assert_eq!(decks[0]["id"], "d2");
@@ -478,6 +514,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let p = read_view(&server, View::Progress);
@@ -506,7 +543,8 @@ mod tests {
                         &[(View::Starred, &json!([]))],
                         Some(v),
                         &[7; 16],
-                        1
+                        1,
+                        "json"
                     ),
                     Err(ViewError::UnknownVersion)
                 ),
@@ -514,14 +552,15 @@ mod tests {
             );
         }
         for bad in [json!("x"), json!([1]), json!({"a": 1})] {
-            assert!(post(&mut server, &[(View::Starred, &bad)], None, &[7; 16], 1).is_err());
+            assert!(post(&mut server, &[(View::Starred, &bad)], None, &[7; 16], 1, "json").is_err());
         }
         assert!(post(
             &mut server,
             &[(View::Decks, &json!([{"name": "no id"}]))],
             None,
             &[7; 16],
-            1
+            1,
+            "json"
         )
         .is_err());
     }

@@ -33,8 +33,12 @@ mod progress_edit;
 mod root;
 mod sessions;
 
+pub use conflicts::CONFLICTS_KEY;
 pub use devices::{device_key, DEVICE_KEY_PREFIX, UNKNOWN_DEVICE};
-pub use history::{DeletedDeck, HistoryEntry, HistoryPage, Summary};
+pub use history::{
+    DeletedDeck, HistoryEntry, HistoryPage, Summary, DEFAULT_LIMIT as HISTORY_DEFAULT_LIMIT,
+    MAX_LIMIT as HISTORY_MAX_LIMIT,
+};
 pub use local_storage::LocalStorage;
 pub use progress::ReviewInput;
 
