@@ -150,7 +150,11 @@ export class SyncClient {
   #samples = null;
   #device = null;
   #status = 'offline';
-  #listeners = { status: new Set(), change: new Set(), error: new Set(), pending: new Set() };
+  #listeners = {
+    status: new Set(), change: new Set(), error: new Set(), pending: new Set(), conflict: new Set(),
+  };
+  /** The conflicts last seen (`field@deck` / `path@preferences` keys). */
+  #knownConflicts = new Set();
   /** `pendingChanges` as last announced by a `pending` event. */
   #lastPending = 0;
   /** Internal: called whenever sync progressed (for `synced()`). */
@@ -337,6 +341,9 @@ export class SyncClient {
 
   async #signIn(path, body) {
     const tokens = await this.#api('POST', path, body, false);
+    // History names this device's changes as the session names it.
+    this.#deviceName = body.device_name;
+    if (this.#device) core(() => this.#device.setDeviceName(this.#deviceName));
     const switching = this.#session && this.#session.userId !== tokens.user_id;
     if (switching) this.disconnect();
     this.#setTokens(tokens);
@@ -607,7 +614,7 @@ export class SyncClient {
 
   #afterReceive(ws, changed) {
     this.#persist();
-    if (changed) this.#emit('change', { origin: 'remote' });
+    if (changed) this.#remoteChange();
     this.#whenSaved(ws, () => {
       this.#drain(ws);
       this.#persist();
@@ -718,7 +725,7 @@ export class SyncClient {
           const changed = received.changed;
           received.free();
           this.#persist();
-          if (changed) this.#emit('change', { origin: 'remote' });
+          if (changed) this.#remoteChange();
         }
         if (this.#device?.isQuiet() && !this.#ws) this.#setStatus('synced');
         this.#progressed();
@@ -772,6 +779,50 @@ export class SyncClient {
     this.#emit('pending', n);
   }
 
+  /** A remote change arrived: `change`, then `conflict` if it made new ones. */
+  #remoteChange() {
+    this.#emit('change', { origin: 'remote' });
+    const fresh = this.#noteConflicts();
+    if (fresh) this.#emit('conflict', fresh);
+  }
+
+  /**
+   * Records the current conflicts; returns those not seen before
+   * (`{decks: {id: {field: values}}, preferences: {path: values}}`), or
+   * null when there are none.
+   */
+  #noteConflicts() {
+    if (!this.#device) return null;
+    let all;
+    try {
+      all = JSON.parse(core(() => this.#device.conflicts()));
+    } catch (e) {
+      this.#emit('error', e);
+      return null;
+    }
+    const seen = new Set();
+    const fresh = { decks: {}, preferences: {} };
+    let any = false;
+    for (const [deckId, fields] of Object.entries(all.decks)) {
+      for (const [field, values] of Object.entries(fields)) {
+        const key = `${field}@deck/${deckId}`;
+        seen.add(key);
+        if (this.#knownConflicts.has(key)) continue;
+        (fresh.decks[deckId] ??= {})[field] = values;
+        any = true;
+      }
+    }
+    for (const [path, values] of Object.entries(all.preferences)) {
+      const key = `${path}@preferences`;
+      seen.add(key);
+      if (this.#knownConflicts.has(key)) continue;
+      fresh.preferences[path] = values;
+      any = true;
+    }
+    this.#knownConflicts = seen;
+    return any ? fresh : null;
+  }
+
   #emit(event, ...args) {
     for (const h of [...this.#listeners[event]]) {
       try { h(...args); } catch (e) { console.error(e); }
@@ -788,6 +839,7 @@ export class SyncClient {
   async #openDevice() {
     const userId = this.#userId();
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
+    core(() => device.setDeviceName(this.#deviceName));
     if (this.#samples) core(() => device.setSamples(JSON.stringify(this.#samples)));
     const userPrefix = `u/${userId}/`;
     const slots = new Map();
@@ -836,6 +888,7 @@ export class SyncClient {
       if (!idle) await loadSlot(docs, false);
     }
     this.#persist();
+    this.#noteConflicts();
   }
 
   /** Whose data this client holds: the logged-in user, or local-only data. */
@@ -900,6 +953,35 @@ export class SyncClient {
   updateDeck(id, fields) { this.#edit((d) => d.updateDeck(id, JSON.stringify(fields))); }
   editMarkdown(id, markdown) { this.#edit((d) => d.editMarkdown(id, markdown)); }
   deleteDeck(id) { this.#edit((d) => d.deleteDeck(id)); }
+
+  // ----------------------------------------------- history, offline too
+
+  /**
+   * A page of a deck's history, newest first: `{entries: [{version, at,
+   * device_name, summary}], next_before?}`. `opts.limit` (default 20, at
+   * most 100), `opts.before` (a `next_before`). Read from this device's
+   * documents: works offline.
+   */
+  deckHistory(id, opts) {
+    return this.#read((d) => d.deckHistory(id, opts?.limit ?? 0, opts?.before ?? undefined));
+  }
+  /** The deck as it was at `version` (a history entry's version). */
+  deckAt(id, version) { return this.#read((d) => d.deckAt(id, version)); }
+  /**
+   * Makes the deck's markdown and fields what they were at `version`: one
+   * new change that syncs and merges like any edit; progress is kept.
+   */
+  restoreDeck(id, version) { this.#edit((d) => d.restoreDeck(id, version)); }
+  /** Deleted decks: `[{deck_id, name, deleted_at, device_name, version}]`. */
+  deletedDecks() { return this.#read((d) => d.deletedDecks()); }
+  /** Brings a deleted deck back with its progress. */
+  undeleteDeck(id) { this.#edit((d) => d.undeleteDeck(id)); }
+  /**
+   * Every field two devices set concurrently whose values both survive:
+   * `{decks: {id: {field: [values]}}, preferences: {path: [values]}}`.
+   * Decks and preferences carry the same as `conflicts`.
+   */
+  conflicts() { return this.#read((d) => d.conflicts()); }
 
   /** Card id → CardProgress (counts from every device, SM-2 replayed). */
   progress() { return this.#read((d) => d.progress()); }

@@ -175,7 +175,7 @@ impl Replica {
         }
         let mut docs = Docs::new();
         docs.insert(doc_id, doc.fork_at(heads)?);
-        let then = Replica::from_docs(&self.user_id, &self.actor.to_bytes(), docs)?;
+        let then = Replica::from_docs(&self.user_id, self.actor.to_bytes(), docs)?;
         then.deck_json(doc_id)?.ok_or_else(not_found)
     }
 
