@@ -24,11 +24,13 @@ const post = (p, body, token) => call(w.url, 'POST', p, { body, token });
 const open = () => SyncClient.open({ server: w.url, storage: memoryStorage(), WebSocket });
 
 /** Two package devices of one new account, both synced, and a JSON session. */
-async function account(names = ['phone', 'laptop']) {
+async function account(t, names = ['phone', 'laptop']) {
   const e = email();
   const a = await open();
+  t.after(() => a.close());
   await a.register(e, PASSWORD, { deviceName: names[0] });
   const b = await open();
+  t.after(() => b.close());
   await b.login(e, PASSWORD, { deviceName: names[1] });
   a.connect();
   b.connect();
@@ -53,8 +55,8 @@ async function history(token, deckId, query = '') {
   return r.json;
 }
 
-test('two devices edit a deck: the history names both with what each did, and an old version reads as the first device saw it', async () => {
-  const { a, b, token } = await account();
+test('two devices edit a deck: the history names both with what each did, and an old version reads as the first device saw it', async (t) => {
+  const { a, b, token } = await account(t);
   a.createDeck({ id: 'd1', name: 'Math', emoji: '➕', markdown: '2+2 :: 4\n' });
   a.editMarkdown('d1', '2+2 :: 4\n3+3 :: 6\n');
   const seenByA = a.deck('d1');
@@ -108,11 +110,10 @@ test('two devices edit a deck: the history names both with what each did, and an
   assert.equal(foreign.json.error.code, 'not_found');
   assert.equal((await get('/sync/decks/d1/history?limit=0', token)).status, 400);
   assert.equal((await get('/sync/decks/d1/history')).status, 401);
-  await Promise.all([a.close(), b.close()]);
 });
 
-test('restore on device A while B is offline and editing: both end with the restored text plus B\'s edit', async () => {
-  const { a, b, token } = await account();
+test('restore on device A while B is offline and editing: both end with the restored text plus B\'s edit', async (t) => {
+  const { a, b, token } = await account(t);
   a.createDeck({ id: 'd1', name: 'Math', emoji: '➕', markdown: '2+2 :: 4\n3+3 :: 6\n' });
   a.recordReview({ deckId: 'd1', cardId: a.deck('d1').cards[0].id, correct: true, responseMs: 900 });
   await a.synced();
@@ -158,11 +159,10 @@ test('restore on device A while B is offline and editing: both end with the rest
   await until('b has the HTTP restore', () => b.deck('d1').markdown === goodDeck.markdown);
   assert.equal((await post('/sync/decks/d1/restore', {}, token)).status, 400);
   assert.equal((await post('/sync/decks/nope/restore', { version: good }, token)).status, 404);
-  await Promise.all([a.close(), b.close()]);
 });
 
-test('a deleted deck is listed with who deleted it and comes back with its progress', async () => {
-  const { a, b, token } = await account(['tablet', 'phone']);
+test('a deleted deck is listed with who deleted it and comes back with its progress', async (t) => {
+  const { a, b, token } = await account(t, ['tablet', 'phone']);
   a.createDeck({ id: 'd1', name: 'Space', emoji: '🚀', markdown: 'Sun :: star\nMoon :: satellite\n' });
   const card = a.deck('d1').cards[0].id;
   a.recordReview({ deckId: 'd1', cardId: card, correct: true, responseMs: 1000 });
@@ -200,11 +200,10 @@ test('a deleted deck is listed with who deleted it and comes back with its progr
   a.undeleteDeck('d1');
   assert.equal(a.deck('d1').name, 'Space');
   assert.deepEqual(a.progress(), progress);
-  await Promise.all([a.close(), b.close()]);
 });
 
-test('a concurrent rename shows conflicts on both devices and the JSON view until one device renames', async () => {
-  const { a, b, token } = await account();
+test('a concurrent rename shows conflicts on both devices and the JSON view until one device renames', async (t) => {
+  const { a, b, token } = await account(t);
   a.createDeck({ id: 'd1', name: 'Math', emoji: '➕', markdown: '2+2 :: 4\n' });
   await a.synced();
   await until('b has the deck', () => b.deck('d1'));
@@ -243,12 +242,12 @@ test('a concurrent rename shows conflicts on both devices and the JSON view unti
   b.updateDeck('d1', { name: 'Arithmetic' });
   b.setPreference('gameSettings.showHints', true);
   await b.synced();
-  await until('a has the rename', () => a.deck('d1').name === 'Arithmetic');
+  await until('a has the rename and the preference', () => a.deck('d1').name === 'Arithmetic'
+    && !a.preferences().conflicts);
   for (const c of [a, b]) {
     assert.equal(c.deck('d1').conflicts, undefined);
     assert.equal(c.preferences().conflicts, undefined);
   }
   const later = await get('/sync/decks', token);
   assert.equal(later.json.data.find((d) => d.id === 'd1').conflicts, undefined);
-  await Promise.all([a.close(), b.close()]);
 });
