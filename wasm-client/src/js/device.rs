@@ -210,19 +210,7 @@ impl Device {
     /// Every conflict: `{decks: {id: {field: [values]}}, preferences:
     /// {path: [values]}}` (empty maps when none).
     pub fn conflicts(&self) -> JsResult<String> {
-        let r = &self.replica;
-        let mut decks = Map::new();
-        for id in r.decks().map_err(JsFailure::from)?.keys() {
-            let found = r.deck_conflicts(id).map_err(JsFailure::from)?;
-            if !found.is_empty() {
-                decks.insert(id.clone(), Value::Object(found));
-            }
-        }
-        let mut out = Map::new();
-        out.insert("decks".into(), Value::Object(decks));
-        let prefs = r.preference_conflicts().map_err(JsFailure::from)?;
-        out.insert("preferences".into(), Value::Object(prefs));
-        to_json(&out)
+        to_json(&self.replica.all_conflicts().map_err(JsFailure::from)?)
     }
 
     // ---- history (from the local documents, offline too) ----

@@ -50,6 +50,29 @@ impl Replica {
         Ok(out)
     }
 
+    /// Every conflict: `{decks: {id: {field: [values]}}, preferences:
+    /// {path: [values]}}` (live decks only; empty maps when none). Reads no
+    /// deck's cards, so a device can check it after every remote change.
+    pub fn all_conflicts(&self) -> Result<Map<String, Value>, ReplicaError> {
+        let mut decks = Map::new();
+        for (id, entry) in self.deck_entries()? {
+            if entry.deleted || entry.progress_only {
+                continue;
+            }
+            let found = self.deck_conflicts(&id)?;
+            if !found.is_empty() {
+                decks.insert(id, Value::Object(found));
+            }
+        }
+        let mut out = Map::new();
+        out.insert("decks".into(), Value::Object(decks));
+        out.insert(
+            "preferences".into(),
+            Value::Object(self.preference_conflicts()?),
+        );
+        Ok(out)
+    }
+
     /// Adds `conflicts` to each deck of `decks` (id → `Deck`) that has any.
     pub fn annotate_decks(&self, decks: &mut Map<String, Value>) -> Result<(), ReplicaError> {
         for (id, deck) in decks.iter_mut() {

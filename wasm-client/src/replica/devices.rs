@@ -35,7 +35,7 @@ impl Replica {
     /// document (once per actor, again only when the name changes).
     pub fn set_device_name(&mut self, name: &str) -> Result<(), ReplicaError> {
         let name = name.trim();
-        limits::check_required("device_name", name, limits::MAX_SHORT_BYTES)?;
+        limits::check_required("device_name", name, 4 * MAX_DEVICE_NAME_CHARS)?;
         let len = name.chars().count();
         if len > MAX_DEVICE_NAME_CHARS {
             return Err(crate::model::ModelError::TooLong {

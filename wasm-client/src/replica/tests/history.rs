@@ -186,6 +186,11 @@ fn concurrent_renames_conflict_until_written_again() {
             Value::Object(p),
             json!({"gameSettings.showHints": [false, true]})
         );
+        assert_eq!(
+            Value::Object(r.all_conflicts().unwrap()),
+            json!({"decks": {"d1": {"name": ["Mathe", "Maths"]}},
+                   "preferences": {"gameSettings.showHints": [false, true]}})
+        );
     }
     // Writing the value already shown resolves it too; `conflicts` sent
     // back is dropped.
@@ -202,6 +207,10 @@ fn concurrent_renames_conflict_until_written_again() {
         assert!(r.deck_conflicts("d1").unwrap().is_empty());
         assert!(r.preference_conflicts().unwrap().is_empty());
         assert!(r.decks().unwrap()["d1"].get("conflicts").is_none());
+        assert_eq!(
+            Value::Object(r.all_conflicts().unwrap()),
+            json!({"decks": {}, "preferences": {}})
+        );
     }
 }
 
