@@ -20,8 +20,14 @@ async function device(name) {
 }
 
 const markdownOf = (d, deckId) => d.page.evaluate((id) => window.demo.client.deck(id)?.markdown ?? null, deckId);
-const waitMarkdown = (d, deckId, md) => d.page.waitForFunction(([id, want]) => window.demo.client.deck(id)?.markdown === want,
-  [deckId, md], { timeout: 20_000 });
+// Polled from the login click on: the client opens its documents just after.
+const waitMarkdown = (d, deckId, md) => d.page.waitForFunction(([id, want]) => {
+  try {
+    return window.demo.client.deck(id)?.markdown === want;
+  } catch {
+    return false;
+  }
+}, [deckId, md], { timeout: 20_000 });
 const editOn = async (d, text) => {
   await d.page.fill('#markdown', text);
   await d.page.click('#save');

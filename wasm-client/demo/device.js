@@ -72,7 +72,7 @@ function describe(s) {
   for (const flag of ['created', 'deleted', 'undeleted', 'restored']) if (s[flag]) parts.push(flag);
   if (s.chars_inserted) parts.push(`+${s.chars_inserted} characters`);
   if (s.chars_deleted) parts.push(`−${s.chars_deleted} characters`);
-  if (s.fields_changed.length) parts.push(`changed ${s.fields_changed.join(', ')}`);
+  if (s.fields_changed.length && !s.created) parts.push(`changed ${s.fields_changed.join(', ')}`);
   if (s.reviews_recorded) parts.push(`${s.reviews_recorded} review${s.reviews_recorded > 1 ? 's' : ''}`);
   return parts.join(', ') || 'no visible change';
 }
