@@ -478,7 +478,15 @@ mod tests {
         server.create_deck(&deck("a\n")).unwrap();
         let mut mine = read_view(&server, View::Decks);
         mine[0]["name"] = json!("Maths");
-        post(&mut server, &[(View::Decks, &mine)], None, &[7; 16], 1, "json").unwrap();
+        post(
+            &mut server,
+            &[(View::Decks, &mine)],
+            None,
+            &[7; 16],
+            1,
+            "json",
+        )
+        .unwrap();
         assert_eq!(read_view(&server, View::Decks)[0]["name"], "Maths");
         // A deck the client left out is deleted; a new one is created.
         post(&mut server, &[(View::Decks, &json!([{"id": "d2", "name": "New", "emoji": "🆕", "description": "", "markdown": "x :: y\n"}]))], None, &[8; 16], 2, "json").unwrap();
@@ -552,7 +560,15 @@ mod tests {
             );
         }
         for bad in [json!("x"), json!([1]), json!({"a": 1})] {
-            assert!(post(&mut server, &[(View::Starred, &bad)], None, &[7; 16], 1, "json").is_err());
+            assert!(post(
+                &mut server,
+                &[(View::Starred, &bad)],
+                None,
+                &[7; 16],
+                1,
+                "json"
+            )
+            .is_err());
         }
         assert!(post(
             &mut server,

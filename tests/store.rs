@@ -722,15 +722,26 @@ fn a_device_naming_another_actors_device_is_refused() {
     };
     let key = myflashplay_client::replica::device_key;
     let err = server
-        .handle_message(2, &peer("a"), sync_msg(claim(key(&other.to_hex_string())), id(1)))
+        .handle_message(
+            2,
+            &peer("a"),
+            sync_msg(claim(key(&other.to_hex_string())), id(1)),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::ForeignDevice(_)), "{err}");
     // Its own name is fine.
     server
-        .handle_message(3, &peer("a"), sync_msg(claim(key(&me.to_hex_string())), id(1)))
+        .handle_message(
+            3,
+            &peer("a"),
+            sync_msg(claim(key(&me.to_hex_string())), id(1)),
+        )
         .unwrap();
     let stored = &server.export_docs().unwrap()[&id(1)];
     let own = key(&me.to_hex_string());
     assert!(stored.get(ROOT, own.as_str()).unwrap().is_some());
-    assert!(stored.get(ROOT, key(&other.to_hex_string()).as_str()).unwrap().is_none());
+    assert!(stored
+        .get(ROOT, key(&other.to_hex_string()).as_str())
+        .unwrap()
+        .is_none());
 }

@@ -53,7 +53,9 @@ fn main() {
     phone.replica.set_now(now_ms);
     phone
         .replica
-        .create_deck(&json!({"id": "long", "name": "Long", "emoji": "📜", "markdown": lines.join("\n")}))
+        .create_deck(
+            &json!({"id": "long", "name": "Long", "emoji": "📜", "markdown": lines.join("\n")}),
+        )
         .expect("deck");
     for i in 1..changes {
         now_ms += 60_000;
@@ -85,7 +87,10 @@ fn main() {
             mine.merge(doc).expect("merge");
         }
     }
-    let local = phone.replica.deck_history("long", None, None).expect("history");
+    let local = phone
+        .replica
+        .deck_history("long", None, None)
+        .expect("history");
     println!(
         "deck with {changes} changes by two devices generated in {:.1} s ({} entries on the first page)",
         t0.elapsed().as_secs_f64(),
@@ -111,7 +116,10 @@ fn main() {
         first["entries"].as_array().map(Vec::len),
         Some(local.entries.len())
     );
-    assert_eq!(first["entries"][0]["device_name"], local.entries[0].device_name);
+    assert_eq!(
+        first["entries"][0]["device_name"],
+        local.entries[0].device_name
+    );
 
     let group = w.group().expect("workerd running");
     let cpu_before = group_cpu(group);

@@ -115,6 +115,7 @@ impl Worker {
     }
 
     /// The process group of wrangler and its workerd (its leader's pid).
+    #[allow(dead_code)] // the history bench's CPU figure; not the tests
     pub fn group(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -192,7 +192,8 @@ impl World {
         if let Some(deck_id) = deck_id {
             let doc_id = myflashplay_client::layout::deck_doc_id(USER, deck_id);
             if let Some(doc) = self.device(name)?.replica.docs().get(&doc_id) {
-                let v = myflashplay_client::version::encode([(&doc_id, doc.get_heads().as_slice())]);
+                let v =
+                    myflashplay_client::version::encode([(&doc_id, doc.get_heads().as_slice())]);
                 self.versions.insert(self.step_index, v);
             }
         }
@@ -434,7 +435,10 @@ fn check_history(r: &Replica, want: &Value) -> Result<(), String> {
         }
         if let Some(n) = w.get("entries") {
             if *n != json!(devices.len()) {
-                return Err(format!("{deck_id}: {} entries ({devices:?}), expected {n}", devices.len()));
+                return Err(format!(
+                    "{deck_id}: {} entries ({devices:?}), expected {n}",
+                    devices.len()
+                ));
             }
         }
         if let Some(names) = w.get("devices") {

@@ -77,12 +77,10 @@ impl UserStore {
                 let before = heads_of(&replica);
                 let actor: [u8; 16] = random::bytes()?;
                 let now_ms = random::now_ms();
-                let mut writer =
-                    Replica::from_docs(user_id, &actor, replica.into_docs()).map_err(replica_error)?;
-                writer.set_now(now_ms as i64);
-                writer
-                    .set_device_name(me.device())
+                let mut writer = Replica::from_docs(user_id, &actor, replica.into_docs())
                     .map_err(replica_error)?;
+                writer.set_now(now_ms as i64);
+                writer.set_device_name(me.device()).map_err(replica_error)?;
                 if call.op == DeckOp::Restore {
                     let v = call
                         .version

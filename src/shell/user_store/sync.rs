@@ -577,7 +577,8 @@ impl UserStore {
 }
 
 /// Each document's heads, to tell which ones an edit changed.
-pub(super) type Heads = std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
+pub(super) type Heads =
+    std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
 
 pub(super) fn heads_of(replica: &Replica) -> Heads {
     replica

@@ -266,12 +266,7 @@ impl Device {
     /// Deleted decks: `[{deck_id, name, deleted_at, device_name, version}]`.
     #[wasm_bindgen(js_name = deletedDecks)]
     pub fn deleted_decks(&self) -> JsResult<String> {
-        to_json(
-            &self
-                .replica
-                .deleted_deck_list()
-                .map_err(JsFailure::from)?,
-        )
+        to_json(&self.replica.deleted_deck_list().map_err(JsFailure::from)?)
     }
 
     /// Brings a deleted deck back with its progress.

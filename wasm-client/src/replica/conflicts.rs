@@ -29,7 +29,11 @@ impl Replica {
         for key in ["name", "description", "emoji"] {
             scalar_conflict(doc, &ROOT, key, key, &mut out)?;
         }
-        for (map, prefix) in [("metadata", "metadata."), ("settings", "settings."), ("extra", "")] {
+        for (map, prefix) in [
+            ("metadata", "metadata."),
+            ("settings", "settings."),
+            ("extra", ""),
+        ] {
             let obj = top(doc, map, ObjType::Map, doc_id)?;
             for key in doc.keys(&obj) {
                 let path = format!("{prefix}{key}");

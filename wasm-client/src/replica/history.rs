@@ -170,7 +170,11 @@ impl Replica {
         let heads = version::parse(version).map_err(|_| ReplicaError::BadVersion)?;
         let not_found = || ReplicaError::VersionNotFound(deck_id.to_string());
         let heads = heads.get(&doc_id).ok_or_else(not_found)?;
-        if heads.is_empty() || heads.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
+        if heads.is_empty()
+            || heads
+                .iter()
+                .any(|h| doc.get_change_meta_by_hash(h).is_none())
+        {
             return Err(not_found());
         }
         let mut docs = Docs::new();
@@ -189,7 +193,10 @@ impl Replica {
         let text = target["markdown"].as_str().unwrap_or_default().to_string();
         self.edit_with(doc_id, Some(MSG_RESTORE), |tx, cx| {
             for key in ["name", "description", "emoji"] {
-                let v = target.get(key).cloned().unwrap_or(Value::String(String::new()));
+                let v = target
+                    .get(key)
+                    .cloned()
+                    .unwrap_or(Value::String(String::new()));
                 json::reconcile_prop(tx, &ROOT, key, &v, true)?;
             }
             let md = top(tx, "markdown", ObjType::Text, cx.doc)?;
@@ -257,7 +264,9 @@ impl Replica {
     pub fn undelete_deck(&mut self, deck_id: &str) -> Result<(), ReplicaError> {
         let doc_id = layout::deck_doc_id(&self.user_id, deck_id);
         let entry = self.deck_entry(deck_id)?;
-        let deleted = entry.as_ref().is_some_and(|e| e.deleted && !e.progress_only)
+        let deleted = entry
+            .as_ref()
+            .is_some_and(|e| e.deleted && !e.progress_only)
             || self.deck_doc_deleted(doc_id)?;
         if !deleted || self.doc_of(&doc_id, DocKind::Deck)?.is_none() {
             return Err(ReplicaError::DeckNotFound(deck_id.to_string()));
@@ -334,7 +343,14 @@ fn runs(doc: &Automerge, names: &BTreeMap<String, String>) -> Vec<Run> {
             }
         }
     }
-    let key = |i: usize| Reverse((metas[i].timestamp, metas[i].actor.to_bytes(), metas[i].seq, i));
+    let key = |i: usize| {
+        Reverse((
+            metas[i].timestamp,
+            metas[i].actor.to_bytes(),
+            metas[i].seq,
+            i,
+        ))
+    };
     let mut ready: BinaryHeap<_> = (0..metas.len())
         .filter(|&i| waiting[i] == 0)
         .map(key)
@@ -359,7 +375,13 @@ fn runs(doc: &Automerge, names: &BTreeMap<String, String>) -> Vec<Run> {
                 carried.push(m.hash);
                 continue;
             }
-            push_change(&mut runs, &mut open, super::UNKNOWN_DEVICE.into(), m, &mut carried);
+            push_change(
+                &mut runs,
+                &mut open,
+                super::UNKNOWN_DEVICE.into(),
+                m,
+                &mut carried,
+            );
             continue;
         };
         push_change(&mut runs, &mut open, device, m, &mut carried);

@@ -44,7 +44,11 @@ fn devices_name_themselves_once_and_history_names_them() {
     assert_eq!(names[&b.actor_hex()], "laptop");
 
     let page = a.deck_history("d1", None, None).unwrap();
-    let devices: Vec<&str> = page.entries.iter().map(|e| e.device_name.as_str()).collect();
+    let devices: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|e| e.device_name.as_str())
+        .collect();
     // Newest first: laptop's run (edit + review), phone's edit, phone's creation.
     assert_eq!(devices, ["laptop", "phone", "phone"]);
     let laptop = &page.entries[0].summary;
@@ -54,9 +58,14 @@ fn devices_name_themselves_once_and_history_names_them() {
     assert_eq!(page.entries[1].summary.chars_inserted, 9);
     let created = &page.entries[2].summary;
     assert!(created.created);
-    assert_eq!(created.chars_inserted, 9, "the first text counts in the creation");
+    assert_eq!(
+        created.chars_inserted, 9,
+        "the first text counts in the creation"
+    );
     assert!(created.fields_changed.contains(&"name".to_string()));
-    assert!(!created.fields_changed.contains(&"metadata.lastModified".to_string()));
+    assert!(!created
+        .fields_changed
+        .contains(&"metadata.lastModified".to_string()));
     assert_eq!(page.next_before, None);
     // Both devices list the same history.
     assert_eq!(b.deck_history("d1", None, None).unwrap(), page);
@@ -76,7 +85,8 @@ fn a_run_of_one_device_is_one_entry_until_a_pause() {
     a.create_deck(&math_deck()).unwrap();
     for (i, minutes) in [1, 2, 4, 20].iter().enumerate() {
         a.set_now(T0 + minutes * 60_000);
-        a.edit_markdown("d1", &format!("2+2 :: 4\nq{i} :: a\n")).unwrap();
+        a.edit_markdown("d1", &format!("2+2 :: 4\nq{i} :: a\n"))
+            .unwrap();
     }
     let page = a.deck_history("d1", None, None).unwrap();
     // create | edits at 1, 2, 4 min | edit at 20 min.
@@ -91,12 +101,18 @@ fn deck_at_a_version_is_what_the_device_saw_then() {
     a.create_deck(&math_deck()).unwrap();
     let then = a.decks().unwrap()["d1"].clone();
     a.set_now(T0 + 3_600_000);
-    a.update_deck("d1", &fields(json!({"name": "Maths", "markdown": "new :: text\n"})))
-        .unwrap();
+    a.update_deck(
+        "d1",
+        &fields(json!({"name": "Maths", "markdown": "new :: text\n"})),
+    )
+    .unwrap();
     let page = a.deck_history("d1", None, None).unwrap();
     let old = &page.entries[1].version;
     assert_eq!(a.deck_at("d1", old).unwrap(), then);
-    assert!(matches!(a.deck_at("d1", "v1.!!"), Err(ReplicaError::BadVersion)));
+    assert!(matches!(
+        a.deck_at("d1", "v1.!!"),
+        Err(ReplicaError::BadVersion)
+    ));
     let other = crate::version::encode([(
         &crate::layout::deck_doc_id("user-1", "d2"),
         [automerge::ChangeHash([1; 32])].as_slice(),
@@ -130,7 +146,10 @@ fn restore_merges_with_a_concurrent_edit_and_keeps_progress() {
         let deck = &r.decks().unwrap()["d1"];
         assert_eq!(deck["name"], "Math");
         let md = deck["markdown"].as_str().unwrap();
-        assert!(md.contains("2+2 :: 4\n") && md.contains("5+5 :: 10\n"), "{md}");
+        assert!(
+            md.contains("2+2 :: 4\n") && md.contains("5+5 :: 10\n"),
+            "{md}"
+        );
     }
     let progress = a.progress().unwrap();
     assert!(!progress.is_empty(), "reviews survive a restore");
@@ -171,8 +190,10 @@ fn concurrent_renames_conflict_until_written_again() {
     let (mut a, mut b) = (named(1, "phone"), named(2, "laptop"));
     a.create_deck(&math_deck()).unwrap();
     merge(&mut a, &mut b);
-    a.update_deck("d1", &fields(json!({"name": "Maths"}))).unwrap();
-    b.update_deck("d1", &fields(json!({"name": "Mathe"}))).unwrap();
+    a.update_deck("d1", &fields(json!({"name": "Maths"})))
+        .unwrap();
+    b.update_deck("d1", &fields(json!({"name": "Mathe"})))
+        .unwrap();
     a.set_preference("gameSettings.showHints", &json!(true))
         .unwrap();
     b.set_preference("gameSettings.showHints", &json!(false))
