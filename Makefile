@@ -27,6 +27,13 @@ load:
 deploy-check: bootstrap
 	bash scripts/deploy-check.sh
 
+# The engine alone, then the Worker under workerd (heavy learner; deck
+# history of a 10,000-change deck).
+bench: build
+	cargo bench --bench sync
+	cargo bench --features e2e --bench workerd
+	cargo bench --features e2e --bench history
+
 # The browser wasm against the floor Automerge alone sets.
 wasm-size:
 	bash scripts/wasm-size.sh

@@ -17,6 +17,7 @@ mod sync_api;
 mod user_store;
 
 use crate::api_error::{ApiError, ErrorCode};
+use user_store::DeckOp;
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 /// Name of the `UserStore` object that `/health` probes (no user owns it).
@@ -115,6 +116,24 @@ async fn route(
         ["sync", "changes"] => {
             allow(&[Method::Get])?;
             sync_api::changes(&req, env).await
+        }
+        ["sync", "decks", "deleted"] => {
+            allow(&[Method::Get])?;
+            sync_api::deck(&mut req, env, None, DeckOp::Deleted).await
+        }
+        ["sync", "decks", id] => {
+            allow(&[Method::Get])?;
+            sync_api::deck(&mut req, env, Some(id), DeckOp::Get).await
+        }
+        ["sync", "decks", id, op] => {
+            let (method, op) = match *op {
+                "history" => (Method::Get, DeckOp::History),
+                "restore" => (Method::Post, DeckOp::Restore),
+                "undelete" => (Method::Post, DeckOp::Undelete),
+                _ => return Err(not_found()),
+            };
+            allow(&[method])?;
+            sync_api::deck(&mut req, env, Some(id), op).await
         }
         ["sync", name] => {
             allow(&[Method::Get, Method::Post])?;

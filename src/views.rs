@@ -12,8 +12,7 @@
 //! actor's sequence numbers.
 
 use automerge::{ChangeHash, ReadDoc};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use myflashplay_client::replica::CONFLICTS_KEY;
 use myflashplay_client::{Docs, DocumentId, Replica, ReplicaError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,12 +103,35 @@ pub fn read(replica: &Replica, view: View) -> Result<Value, ViewError> {
     })
 }
 
-/// `{version, data}` of one view.
+/// `{version, data}` of one view, with the conflicts readers see.
 pub fn get(replica: &Replica, view: View) -> Result<Value, ViewError> {
+    let mut data = read(replica, view)?;
+    add_conflicts(replica, view, &mut data)?;
     Ok(serde_json::json!({
         "version": version(replica.docs()),
-        "data": read(replica, view)?,
+        "data": data,
     }))
+}
+
+/// Adds `conflicts` to each deck and to the preferences that have any
+/// (read-only: [`post`] drops it).
+fn add_conflicts(replica: &Replica, view: View, data: &mut Value) -> Result<(), ViewError> {
+    match (view, data) {
+        (View::Decks, Value::Array(decks)) => {
+            for deck in decks {
+                let Some(id) = deck.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let found = replica.deck_conflicts(id)?;
+                if let (false, Value::Object(d)) = (found.is_empty(), deck) {
+                    d.insert(CONFLICTS_KEY.into(), Value::Object(found));
+                }
+            }
+        }
+        (View::Preferences, Value::Object(prefs)) => replica.annotate_preferences(prefs)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `{version, decks, achievements, progress, starred, preferences}`.
@@ -117,7 +139,9 @@ pub fn get_full(replica: &Replica) -> Result<Value, ViewError> {
     let mut out = Map::new();
     out.insert("version".into(), Value::String(version(replica.docs())));
     for v in ALL {
-        out.insert(v.key().into(), read(replica, v)?);
+        let mut data = read(replica, v)?;
+        add_conflicts(replica, v, &mut data)?;
+        out.insert(v.key().into(), data);
     }
     Ok(Value::Object(out))
 }
@@ -125,47 +149,11 @@ pub fn get_full(replica: &Replica) -> Result<Value, ViewError> {
 /// The opaque version string: every document's heads, so the state that
 /// was read can be rebuilt exactly.
 pub fn version(docs: &Docs) -> String {
-    let mut bytes = Vec::with_capacity(docs.len() * 50);
-    for (id, doc) in docs {
-        let heads = doc.get_heads();
-        bytes.extend_from_slice(id.as_bytes());
-        bytes.push(heads.len().min(255) as u8);
-        for h in heads.iter().take(255) {
-            bytes.extend_from_slice(&h.0);
-        }
-    }
-    format!("v1.{}", URL_SAFE_NO_PAD.encode(bytes))
+    myflashplay_client::version::of_docs(docs)
 }
 
-/// Most documents a version may name (the deck limit plus the root and
-/// years of session months); bounds the work a hostile version can cause.
-const MAX_VERSION_DOCS: usize = 4096;
-
 fn parse_version(s: &str) -> Result<BTreeMap<DocumentId, Vec<ChangeHash>>, ViewError> {
-    let body = s.strip_prefix("v1.").ok_or(ViewError::UnknownVersion)?;
-    if body.len() > MAX_VERSION_DOCS * 60 {
-        return Err(ViewError::UnknownVersion);
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| ViewError::UnknownVersion)?;
-    let mut out = BTreeMap::new();
-    let mut rest = bytes.as_slice();
-    while !rest.is_empty() {
-        let (id, tail) = rest.split_at_checked(16).ok_or(ViewError::UnknownVersion)?;
-        let (&n, tail) = tail.split_first().ok_or(ViewError::UnknownVersion)?;
-        let (hashes, tail) = tail
-            .split_at_checked(n as usize * 32)
-            .ok_or(ViewError::UnknownVersion)?;
-        let id: [u8; 16] = id.try_into().map_err(|_| ViewError::UnknownVersion)?;
-        let heads = hashes
-            .chunks_exact(32)
-            .map(|c| ChangeHash::try_from(c).map_err(|_| ViewError::UnknownVersion))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.insert(DocumentId::from_bytes(id), heads);
-        rest = tail;
-    }
-    Ok(out)
+    myflashplay_client::version::parse(s).map_err(|_| ViewError::UnknownVersion)
 }
 
 /// The documents as they were at `version`: each forked at its heads;
@@ -184,13 +172,15 @@ fn docs_at(docs: &Docs, version: &str) -> Result<Docs, ViewError> {
 }
 
 /// Applies a client's `data` for `view`, read at `base_version` (or now),
-/// to `current`. `actor` must be fresh (16 random bytes).
+/// to `current`. `actor` must be fresh (16 random bytes); the change is
+/// the device `device_name`'s (recorded in the root).
 pub fn post(
     current: &mut Replica,
     views: &[(View, &Value)],
     base_version: Option<&str>,
     actor: &[u8; 16],
     now_ms: i64,
+    device_name: &str,
 ) -> Result<(), ViewError> {
     let base_docs = match base_version {
         Some(v) => docs_at(current.docs(), v)?,
@@ -198,9 +188,14 @@ pub fn post(
     };
     let mut base = Replica::from_docs(current.user_id(), actor, base_docs)?;
     base.set_now(now_ms);
+    base.set_device_name(device_name)?;
     for (view, data) in views {
         let before = read(&base, *view)?;
-        apply_diff(&mut base, *view, &before, data)?;
+        let mut after = (*data).clone();
+        if let Value::Object(prefs) = &mut after {
+            prefs.remove(CONFLICTS_KEY);
+        }
+        apply_diff(&mut base, *view, &before, &after)?;
     }
     for (id, mut forked) in base.into_docs() {
         match current.docs_mut().get_mut(&id) {
@@ -304,7 +299,7 @@ fn update_deck(r: &mut Replica, id: &str, before: &Value, after: &Value) -> Resu
     }
     let mut fields = Map::new();
     for (k, v) in a {
-        if k == "id" || k == "markdown" || b.get(k) == Some(v) {
+        if k == "id" || k == "markdown" || k == CONFLICTS_KEY || b.get(k) == Some(v) {
             continue;
         }
         match (b.get(k), v) {
@@ -366,6 +361,8 @@ fn flatten(prefix: &str, m: &Map<String, Value>, out: &mut BTreeMap<String, Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use serde_json::json;
 
     const USER: &str = "0190e3a0-0000-7000-8000-000000000001";
@@ -413,6 +410,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let after = read_view(&server, View::Decks);
@@ -443,6 +441,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let prefs = read_view(&server, View::Preferences);
@@ -467,6 +466,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         assert_eq!(read_view(&server, View::Starred), json!(["a", "c", "z"]));
@@ -478,10 +478,18 @@ mod tests {
         server.create_deck(&deck("a\n")).unwrap();
         let mut mine = read_view(&server, View::Decks);
         mine[0]["name"] = json!("Maths");
-        post(&mut server, &[(View::Decks, &mine)], None, &[7; 16], 1).unwrap();
+        post(
+            &mut server,
+            &[(View::Decks, &mine)],
+            None,
+            &[7; 16],
+            1,
+            "json",
+        )
+        .unwrap();
         assert_eq!(read_view(&server, View::Decks)[0]["name"], "Maths");
         // A deck the client left out is deleted; a new one is created.
-        post(&mut server, &[(View::Decks, &json!([{"id": "d2", "name": "New", "emoji": "🆕", "description": "", "markdown": "x :: y\n"}]))], None, &[8; 16], 2).unwrap();
+        post(&mut server, &[(View::Decks, &json!([{"id": "d2", "name": "New", "emoji": "🆕", "description": "", "markdown": "x :: y\n"}]))], None, &[8; 16], 2, "json").unwrap();
         let decks = read_view(&server, View::Decks);
         assert_eq!(decks.as_array().unwrap().len(), 1);
         assert_eq!(decks[0]["id"], "d2");
@@ -514,6 +522,7 @@ mod tests {
             Some(&version),
             &[7; 16],
             1,
+            "json",
         )
         .unwrap();
         let p = read_view(&server, View::Progress);
@@ -542,7 +551,8 @@ mod tests {
                         &[(View::Starred, &json!([]))],
                         Some(v),
                         &[7; 16],
-                        1
+                        1,
+                        "json"
                     ),
                     Err(ViewError::UnknownVersion)
                 ),
@@ -550,14 +560,23 @@ mod tests {
             );
         }
         for bad in [json!("x"), json!([1]), json!({"a": 1})] {
-            assert!(post(&mut server, &[(View::Starred, &bad)], None, &[7; 16], 1).is_err());
+            assert!(post(
+                &mut server,
+                &[(View::Starred, &bad)],
+                None,
+                &[7; 16],
+                1,
+                "json"
+            )
+            .is_err());
         }
         assert!(post(
             &mut server,
             &[(View::Decks, &json!([{"name": "no id"}]))],
             None,
             &[7; 16],
-            1
+            1,
+            "json"
         )
         .is_err());
     }

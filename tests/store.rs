@@ -693,3 +693,55 @@ fn a_busy_document_is_left_alone() {
     assert_eq!(done.documents_compacted, 0);
     assert_eq!(done.stale_peers, 0);
 }
+
+#[test]
+fn a_device_naming_another_actors_device_is_refused() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let me = automerge::ActorId::from(vec![7u8; 16]);
+    let other = automerge::ActorId::from(vec![8u8; 16]);
+    let claim = |key: String| {
+        let mut d = AutoCommit::load(&docs[&id(1)].save())
+            .unwrap()
+            .with_actor(me.clone());
+        d.put(ROOT, key.as_str(), "phone").unwrap();
+        d.commit();
+        let c = d.get_last_local_change().unwrap().clone();
+        Message {
+            heads: vec![c.hash()],
+            need: vec![],
+            have: vec![],
+            changes: vec![c.raw_bytes().to_vec()].into(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode()
+    };
+    let key = myflashplay_client::replica::device_key;
+    let err = server
+        .handle_message(
+            2,
+            &peer("a"),
+            sync_msg(claim(key(&other.to_hex_string())), id(1)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ForeignDevice(_)), "{err}");
+    // Its own name is fine.
+    server
+        .handle_message(
+            3,
+            &peer("a"),
+            sync_msg(claim(key(&me.to_hex_string())), id(1)),
+        )
+        .unwrap();
+    let stored = &server.export_docs().unwrap()[&id(1)];
+    let own = key(&me.to_hex_string());
+    assert!(stored.get(ROOT, own.as_str()).unwrap().is_some());
+    assert!(stored
+        .get(ROOT, key(&other.to_hex_string()).as_str())
+        .unwrap()
+        .is_none());
+}

@@ -4,7 +4,7 @@
 //! `UserStore`.
 
 use super::config::Config;
-use super::user_store::{self, SessionCall, ViewCall};
+use super::user_store::{self, DeckCall, DeckOp, SessionCall, ViewCall};
 use super::{accounts_api, http, observe, random, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, TokenKind};
@@ -178,6 +178,58 @@ pub(crate) async fn view(req: &mut Request, env: &Env, name: &str) -> Answer {
         body,
     };
     let answer: serde_json::Value = rpc::call(&store, "sync/view", &call).await?;
+    http::json(200, &answer)
+}
+
+/// `/sync/decks/{deck_id}` (`?version=`), `…/history?limit=&before=`,
+/// `POST …/restore {version}`, `POST …/undelete {}`,
+/// `GET /sync/decks/deleted`.
+pub(crate) async fn deck(
+    req: &mut Request,
+    env: &Env,
+    deck_id: Option<&str>,
+    op: DeckOp,
+) -> Answer {
+    let (claims, store) = accounts_api::authenticated(req, env).await?;
+    let bad = |m: &str| ApiError::new(ErrorCode::ValidationFailed, m.to_owned());
+    if let Some(id) = deck_id {
+        if id.is_empty() || id.len() > myflashplay_client::model::limits::MAX_ID_BYTES {
+            return Err(bad("deck_id must have 1..=128 bytes"));
+        }
+    }
+    let query: Vec<(String, String)> = req
+        .url()
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+    let limit = match param("limit") {
+        None => None,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=myflashplay_client::replica::HISTORY_MAX_LIMIT).contains(&n) => Some(n),
+            _ => return Err(bad("limit must be an integer from 1 to 100")),
+        },
+    };
+    let mut version = param("version");
+    if op == DeckOp::Restore {
+        let bytes = http::json_body(req).await?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::from(AuthError::InvalidJson(e.to_string())))?;
+        version = Some(
+            body.get("version")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| bad("version is required"))?
+                .to_owned(),
+        );
+    }
+    let call = DeckCall {
+        session: session_call(&claims.sid),
+        op,
+        deck_id: deck_id.map(str::to_owned),
+        version,
+        limit,
+        before: param("before"),
+    };
+    let answer: serde_json::Value = rpc::call(&store, "sync/deck", &call).await?;
     http::json(200, &answer)
 }
 

@@ -6,9 +6,11 @@
 //! names the caller's session id first; a revoked or unknown session is
 //! refused here, so logout and revocation take effect at once.
 
+mod history;
 mod maintenance;
 mod sync;
 
+pub(crate) use history::{DeckCall, DeckOp};
 pub(crate) use sync::{ImportCall, ViewCall};
 
 use super::do_sql::DoSql;
@@ -129,7 +131,24 @@ pub(crate) struct SessionGrant {
 pub(crate) struct Whoami {
     pub user_id: String,
     pub email: String,
+    /// The session's device name (names the server's changes made for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
+
+impl Whoami {
+    /// The name history shows for changes the server makes for this
+    /// session.
+    pub(crate) fn device(&self) -> &str {
+        match self.device_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name,
+            _ => UNNAMED_DEVICE,
+        }
+    }
+}
+
+/// History's name for a session that gave no device name.
+const UNNAMED_DEVICE: &str = "unnamed device";
 
 #[derive(Deserialize)]
 struct ProfileRow {
@@ -242,13 +261,18 @@ impl UserStore {
             "/import" => {
                 let call: ImportCall = rpc::object_body(req).await?;
                 let me = self.authorize(&call.session)?;
-                self.import(&me.user_id, &call.data)
+                self.import(&me, &call.data)
             }
             "/session/refresh" => self.refresh(rpc::object_body(req).await?),
             "/sync/view" => {
                 let call: ViewCall = rpc::object_body(req).await?;
                 let me = self.authorize(&call.session)?;
-                self.view(&me.user_id, &call)
+                self.view(&me, &call)
+            }
+            "/sync/deck" => {
+                let call: DeckCall = rpc::object_body(req).await?;
+                let me = self.authorize(&call.session)?;
+                self.deck(&me, &call)
             }
             "/erase" => {
                 let call: SessionCall = rpc::object_body(req).await?;
@@ -411,6 +435,7 @@ impl UserStore {
         Ok(Whoami {
             user_id: profile.user_id,
             email: profile.email,
+            device_name: session.device_name,
         })
     }
 

@@ -14,7 +14,9 @@
 //! changes after a Bloom filter false positive and supply the missing one
 //! on the next round.
 
+use automerge::legacy::{Key, ObjectId};
 use automerge::{ActorId, Automerge, Change, ChangeHash};
+use myflashplay_client::replica::DEVICE_KEY_PREFIX;
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -156,4 +158,39 @@ pub(crate) fn check_changes<'a>(
         added.extend(c.actors().filter(|a| !known.contains(*a)).cloned());
     }
     Ok(added)
+}
+
+/// Checks that no change of a sync message names a device entry (see
+/// `myflashplay_client::replica::DEVICE_KEY_PREFIX`) for an actor other
+/// than its own: a device may say who it is, never who another actor is.
+/// Only changes whose bytes hold the prefix are decoded.
+pub(crate) fn check_device_claims<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Result<(), ()> {
+    let prefix = DEVICE_KEY_PREFIX.as_bytes();
+    let mut ok = true;
+    for entry in entries {
+        if !entry.windows(prefix.len()).any(|w| w == prefix) {
+            continue;
+        }
+        for_each_chunk(entry, |kind, chunk, _| {
+            let Ok(c) = Change::try_from(chunk) else {
+                return;
+            };
+            if kind != CHANGE {
+                return;
+            }
+            let own = c.actor_id().to_hex_string();
+            for op in c.decode().operations {
+                if let (ObjectId::Root, Key::Map(k)) = (&op.obj, &op.key) {
+                    if k.strip_prefix(DEVICE_KEY_PREFIX).is_some_and(|a| a != own) {
+                        ok = false;
+                    }
+                }
+            }
+        });
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(())
+    }
 }

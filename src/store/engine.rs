@@ -466,6 +466,9 @@ impl<S: Sql> UserStore<S> {
                 },
             );
         }
+        if actors::check_device_claims(message.changes.iter()).is_err() {
+            return self.reject(peer, &id, StoreError::ForeignDevice(id));
+        }
         let new_actors = match self.docs.get(&id) {
             Some(l) => match actors::check_changes(&l.actors, &l.doc, message.changes.iter()) {
                 Ok(a) => a,

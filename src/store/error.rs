@@ -23,6 +23,9 @@ pub enum StoreError {
     /// would panic applying it).
     #[error("sync message for {0} names unknown actors")]
     UnknownActor(DocumentId),
+    /// A change names the device of an actor other than its own.
+    #[error("sync message for {0} names another actor's device")]
+    ForeignDevice(DocumentId),
     /// The same message crashed this object before: refused for good.
     #[error("sync message for {0} crashed the store before; refused")]
     Poisoned(DocumentId),
@@ -45,6 +48,7 @@ impl StoreError {
                 | Self::Decode(_)
                 | Self::Apply(_)
                 | Self::UnknownActor(_)
+                | Self::ForeignDevice(_)
                 | Self::Poisoned(_)
                 | Self::SenderMismatch
         )
@@ -60,6 +64,7 @@ impl StoreError {
         "decode",
         "apply",
         "unknown_actor",
+        "foreign_device",
         "poisoned",
         "sender_mismatch",
         "corrupt",
@@ -74,6 +79,7 @@ impl StoreError {
             Self::Decode(_) => "decode",
             Self::Apply(_) => "apply",
             Self::UnknownActor(_) => "unknown_actor",
+            Self::ForeignDevice(_) => "foreign_device",
             Self::Poisoned(_) => "poisoned",
             Self::SenderMismatch => "sender_mismatch",
             Self::Corrupt(_) => "corrupt",

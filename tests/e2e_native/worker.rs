@@ -114,6 +114,12 @@ impl Worker {
         w
     }
 
+    /// The process group of wrangler and its workerd (its leader's pid).
+    #[allow(dead_code)] // the history bench's CPU figure; not the tests
+    pub fn group(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The `ws://` base of the same server.
     pub fn ws_url(&self) -> String {
         self.url.replacen("http://", "ws://", 1)

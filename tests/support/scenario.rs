@@ -26,7 +26,9 @@ pub struct Device {
 impl Device {
     fn new(name: &str) -> Result<Self, String> {
         let actor = DocumentId::derive(&["device", name]).as_bytes().to_vec();
-        let replica = Replica::new(USER, &actor).map_err(|e| e.to_string())?;
+        let mut replica = Replica::new(USER, &actor).map_err(|e| e.to_string())?;
+        // History names a scenario's devices as the scenario does.
+        replica.set_device_name(name).map_err(|e| e.to_string())?;
         Ok(Device {
             replica,
             actor,
@@ -42,6 +44,11 @@ pub struct World {
     clock_ms: i64,
     reviews: BTreeSet<String>,
     sessions: BTreeSet<String>,
+    /// The step being played.
+    step_index: usize,
+    /// The deck version each deck op left on its device, by step index
+    /// (what `restore_deck`'s `version_of` names).
+    versions: BTreeMap<usize, String>,
 }
 
 impl World {
@@ -53,6 +60,8 @@ impl World {
             clock_ms: START_MS,
             reviews: BTreeSet::new(),
             sessions: BTreeSet::new(),
+            step_index: 0,
+            versions: BTreeMap::new(),
         };
         for d in devices {
             world.add_device(d)?;
@@ -127,6 +136,9 @@ impl World {
         if let Some(d) = s.get("new_device").and_then(Value::as_str) {
             return self.add_device(d);
         }
+        if let Some(expect) = s.get("expect") {
+            return self.check(expect);
+        }
         Err(format!("unknown step {}", Value::Object(s.clone())))
     }
 
@@ -139,6 +151,10 @@ impl World {
         }
         device.replica =
             Replica::from_docs(USER, &device.actor, docs).map_err(|e| e.to_string())?;
+        device
+            .replica
+            .set_device_name(name)
+            .map_err(|e| e.to_string())?;
         self.server.forget_device(name);
         Ok(())
     }
@@ -167,8 +183,30 @@ impl World {
     }
 
     fn op(&mut self, name: &str, op: &str, s: &Map<String, Value>) -> Result<(), String> {
+        self.deck_op(name, op, s)?;
+        // The deck's version after the op, for a later `restore_deck`.
+        let deck_id = s
+            .get("deck_id")
+            .or_else(|| s.get("deck").and_then(|d| d.get("id")))
+            .and_then(Value::as_str);
+        if let Some(deck_id) = deck_id {
+            let doc_id = myflashplay_client::layout::deck_doc_id(USER, deck_id);
+            if let Some(doc) = self.device(name)?.replica.docs().get(&doc_id) {
+                let v =
+                    myflashplay_client::version::encode([(&doc_id, doc.get_heads().as_slice())]);
+                self.versions.insert(self.step_index, v);
+            }
+        }
+        Ok(())
+    }
+
+    fn deck_op(&mut self, name: &str, op: &str, s: &Map<String, Value>) -> Result<(), String> {
         let now = self.clock_ms;
-        let device = self.device(name)?;
+        let step_versions = &self.versions;
+        let device = self
+            .devices
+            .get_mut(name)
+            .ok_or_else(|| format!("unknown device {name:?}"))?;
         let r = &mut device.replica;
         r.set_now(now);
         let str_arg = |k: &str| {
@@ -187,6 +225,17 @@ impl World {
             }
             "edit_markdown" => r.edit_markdown(str_arg("deck_id")?, str_arg("markdown")?),
             "delete_deck" => r.delete_deck(str_arg("deck_id")?),
+            "undelete_deck" => r.undelete_deck(str_arg("deck_id")?),
+            "restore_deck" => {
+                let step = s
+                    .get("version_of")
+                    .and_then(Value::as_u64)
+                    .ok_or("restore_deck: missing version_of (a step index)")?;
+                let version = step_versions
+                    .get(&(step as usize))
+                    .ok_or(format!("restore_deck: step {step} made no deck version"))?;
+                r.restore_deck(str_arg("deck_id")?, version)
+            }
             "record_review" => {
                 let review = ReviewInput {
                     deck_id: str_arg("deck_id")?.to_string(),
@@ -305,6 +354,16 @@ impl World {
                 compare::subset(state, &export, "$").map_err(|e| format!("{name}: {e}"))?;
             }
         }
+        if let Some(want) = expect.get("history") {
+            for (name, r) in &views {
+                check_history(r, want).map_err(|e| format!("{name}: history: {e}"))?;
+            }
+        }
+        if let Some(want) = expect.get("conflicts") {
+            for (name, r) in &views {
+                check_conflicts(r, want).map_err(|e| format!("{name}: conflicts: {e}"))?;
+            }
+        }
         // Lost means missing from every replica and the server. Once all
         // devices are online and synced, it must also be on each of them.
         let mut held: Vec<(String, BTreeSet<String>, BTreeSet<String>)> = Vec::new();
@@ -357,6 +416,60 @@ impl World {
     }
 }
 
+/// `{deck_id: {entries: N, devices: [newest first]}}`: the whole history
+/// of each deck (every page).
+fn check_history(r: &Replica, want: &Value) -> Result<(), String> {
+    let want = want.as_object().ok_or("history: expected an object")?;
+    for (deck_id, w) in want {
+        let mut devices = Vec::new();
+        let mut before = None;
+        loop {
+            let page = r
+                .deck_history(deck_id, Some(100), before.as_deref())
+                .map_err(|e| format!("{deck_id}: {e}"))?;
+            devices.extend(page.entries.into_iter().map(|e| e.device_name));
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        if let Some(n) = w.get("entries") {
+            if *n != json!(devices.len()) {
+                return Err(format!(
+                    "{deck_id}: {} entries ({devices:?}), expected {n}",
+                    devices.len()
+                ));
+            }
+        }
+        if let Some(names) = w.get("devices") {
+            if *names != json!(devices) {
+                return Err(format!("{deck_id}: devices {devices:?}, expected {names}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `{decks: {deck_id: {field: [values]}}, preferences: {path: [values]}}`,
+/// compared exactly (`{}` says "none").
+fn check_conflicts(r: &Replica, want: &Value) -> Result<(), String> {
+    if let Some(decks) = want.get("decks").and_then(Value::as_object) {
+        for (deck_id, w) in decks {
+            let got = Value::Object(r.deck_conflicts(deck_id).map_err(|e| e.to_string())?);
+            if got != *w {
+                return Err(format!("deck {deck_id}: {got}, expected {w}"));
+            }
+        }
+    }
+    if let Some(w) = want.get("preferences") {
+        let got = Value::Object(r.preference_conflicts().map_err(|e| e.to_string())?);
+        if got != *w {
+            return Err(format!("preferences: {got}, expected {w}"));
+        }
+    }
+    Ok(())
+}
+
 fn heads(docs: &Docs) -> BTreeMap<DocumentId, Vec<automerge::ChangeHash>> {
     docs.iter()
         .filter(|(_, d)| !d.is_empty())
@@ -390,6 +503,7 @@ pub fn play(scenario: &Value) -> Result<(), String> {
         .collect();
     let mut world = World::new(&devices)?;
     for (i, step) in steps.iter().enumerate() {
+        world.step_index = i;
         world.step(step).map_err(|e| format!("step {i}: {e}"))?;
     }
     world.check(scenario.get("expect").unwrap_or(&json!({})))

@@ -10,6 +10,10 @@ import {
   type AchievementProgress,
   type CardProgress,
   type ChangeEvent,
+  type ConflictSet,
+  type DeletedDeck,
+  type HistoryEntry,
+  type HistoryPage,
   type Deck,
   type DeckFields,
   type DeckInput,
@@ -105,6 +109,24 @@ export async function useWholeApi(snapshot: LocalStorageEntries): Promise<Export
   const current: StoredPreferences = client.preferences();
   console.log(sessions, achievements, starred, current.theme);
 
+  const page: HistoryPage = client.deckHistory('d1', { limit: 10 });
+  const entry: HistoryEntry | undefined = page.entries[0];
+  if (entry) {
+    const then: Deck = client.deckAt('d1', entry.version);
+    const inserted: number = entry.summary.chars_inserted;
+    console.log(then.name, inserted, entry.device_name, entry.at);
+    client.restoreDeck('d1', entry.version);
+  }
+  if (page.next_before) client.deckHistory('d1', { before: page.next_before });
+  const nameConflict: Json[] | undefined = client.deck('d1')?.conflicts?.name;
+  const prefConflict: Json[] | undefined = client.preferences().conflicts?.['gameSettings.showHints'];
+  const allConflicts: ConflictSet = client.conflicts();
+  client.on('conflict', (c: ConflictSet) => console.log(Object.keys(c.decks), c.preferences));
+  console.log(nameConflict, prefConflict, allConflicts.decks);
+  client.deleteDeck('d1');
+  const gone: DeletedDeck[] = client.deletedDecks();
+  console.log(gone[0]?.deleted_at, gone[0]?.device_name);
+  client.undeleteDeck('d1');
   client.deleteDeck('d1');
   try {
     client.editMarkdown('d1', 'x');

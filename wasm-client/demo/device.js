@@ -63,6 +63,49 @@ function render() {
     });
     return li;
   }));
+  renderHistory(deck);
+}
+
+/** What a history entry did, in a few words. */
+function describe(s) {
+  const parts = [];
+  for (const flag of ['created', 'deleted', 'undeleted', 'restored']) if (s[flag]) parts.push(flag);
+  if (s.chars_inserted) parts.push(`+${s.chars_inserted} characters`);
+  if (s.chars_deleted) parts.push(`−${s.chars_deleted} characters`);
+  if (s.fields_changed.length && !s.created) parts.push(`changed ${s.fields_changed.join(', ')}`);
+  if (s.reviews_recorded) parts.push(`${s.reviews_recorded} review${s.reviews_recorded > 1 ? 's' : ''}`);
+  return parts.join(', ') || 'no visible change';
+}
+
+/** The selected deck's history (read offline from this device's copy), newest first. */
+function renderHistory(deck) {
+  const entries = deck ? client.deckHistory(deck.id, { limit: 10 }).entries : [];
+  $('history-list').replaceChildren(...entries.map((e, i) => {
+    const li = document.createElement('li');
+    li.dataset.device = e.device_name;
+    li.dataset.index = String(i);
+    li.innerHTML = '<span class="when"></span> <strong class="who"></strong> <span class="what"></span> ';
+    li.querySelector('.when').textContent = new Date(e.at).toLocaleTimeString();
+    li.querySelector('.who').textContent = e.device_name;
+    li.querySelector('.what').textContent = describe(e.summary);
+    if (i > 0) {
+      const b = document.createElement('button');
+      b.className = 'restore';
+      b.textContent = 'Restore this version';
+      b.onclick = () => act(() => {
+        client.restoreDeck(deck.id, e.version);
+        editing = false;
+        log(`restored the version of ${e.device_name} at ${li.querySelector('.when').textContent}`);
+      });
+      li.append(b);
+    }
+    return li;
+  }));
+  const c = deck?.conflicts;
+  $('conflicts').hidden = !c;
+  $('conflicts').textContent = c
+    ? `Changed on two devices: ${Object.entries(c).map(([k, v]) => `${k}: ${v.join(' / ')}`).join('; ')}`
+    : '';
 }
 
 async function act(fn) {
@@ -82,6 +125,7 @@ client.on('status', (s, detail) => {
 });
 client.on('change', (e) => { if (e.origin === 'remote') log('changes arrived'); render(); });
 client.on('error', (e) => log(`error ${e.code}: ${e.message}`));
+client.on('conflict', () => log('changed on two devices at once: see the deck'));
 
 const account = (how) => act(async () => {
   const email = $('email').value;

@@ -73,6 +73,60 @@ export interface Deck {
   settings: DeckSettings;
   /** The deck's markdown, merged character by character across devices. */
   markdown?: string;
+  /**
+   * Fields two devices set concurrently whose values both survive (shown
+   * value included), sorted; absent when none. Read-only: dropped when
+   * written back; a write of the field resolves it.
+   */
+  conflicts?: Conflicts;
+}
+
+/** Field (dotted for nested ones) → the surviving values, sorted. */
+export type Conflicts = Record<string, Json[]>;
+
+/** Every conflict of the account, as `conflicts()` and the `conflict` event give it. */
+export interface ConflictSet {
+  decks: Record<string, Conflicts>;
+  preferences: Conflicts;
+}
+
+/** What one history entry did. */
+export interface HistorySummary {
+  chars_inserted: number;
+  chars_deleted: number;
+  /** Deck fields written (`name`, `metadata.tags`, …), sorted. */
+  fields_changed: string[];
+  reviews_recorded: number;
+  created: boolean;
+  deleted: boolean;
+  undeleted: boolean;
+  restored: boolean;
+}
+
+/** One run of one device's changes (consecutive within 5 minutes). */
+export interface HistoryEntry {
+  /** The deck right after this entry: for `deckAt` and `restoreDeck`. */
+  version: string;
+  /** ISO-8601, the time the device set on its change. */
+  at: string;
+  device_name: string;
+  summary: HistorySummary;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  entries: HistoryEntry[];
+  /** Pass as `before` for the next page; absent on the last one. */
+  next_before?: string;
+}
+
+export interface DeletedDeck {
+  deck_id: string;
+  name: string;
+  deleted_at: string;
+  device_name: string;
+  /** The deck's last version. */
+  version: string;
 }
 
 /**
@@ -207,6 +261,9 @@ export interface UserPreferences {
  */
 export type StoredPreferences = {
   [K in keyof UserPreferences]?: UserPreferences[K] extends object ? Partial<UserPreferences[K]> : UserPreferences[K];
+} & {
+  /** Concurrent values by dotted path (read-only, absent when none). */
+  conflicts?: Conflicts;
 };
 
 /** A JSON value (what `setPreference` stores at a path). */
@@ -348,6 +405,8 @@ export interface SyncEvents {
   pending: (pendingChanges: number) => void;
   /** Non-fatal problems (a refused message, a storage write that failed). */
   error: (error: SyncClientError) => void;
+  /** A remote change made fields conflict ("changed on two devices"): the new ones. */
+  conflict: (conflicts: ConflictSet) => void;
 }
 
 export interface User {
@@ -424,6 +483,18 @@ export class SyncClient {
   /** Sets the markdown; stored as a character diff, so concurrent edits merge. */
   editMarkdown(id: string, markdown: string): void;
   deleteDeck(id: string): void;
+
+  /** A page of a deck's history from this device's documents (offline too). */
+  deckHistory(id: string, opts?: { limit?: number; before?: string }): HistoryPage;
+  /** The deck as it was at a history entry's `version`. */
+  deckAt(id: string, version: string): Deck;
+  /** One new change making markdown and fields what they were at `version`; progress is kept. */
+  restoreDeck(id: string, version: string): void;
+  deletedDecks(): DeletedDeck[];
+  /** Brings a deleted deck back with its progress. */
+  undeleteDeck(id: string): void;
+  /** Every current conflict of decks and preferences. */
+  conflicts(): ConflictSet;
 
   progress(): Record<string, CardProgress>;
   /** Returns the review event id. */

@@ -3,7 +3,8 @@
 // Types: index.d.ts. Guide: README.md. This file is the public class; its
 // parts live in client/: accounts and tokens (account.js), the transport
 // (transport.js), the local copy (local-copy.js), tab slots (slots.js),
-// what comes in from outside (import-parts.js), the wasm core (wasm.js).
+// what comes in from outside (import-parts.js), the conflicts already
+// announced (conflicts.js), the wasm core (wasm.js).
 import { indexedDbStorage, memoryStorage } from './storage.js';
 import { SyncClientError, parseJson } from './client/errors.js';
 import { init, prehash, core, rootDocumentId } from './client/wasm.js';
@@ -12,6 +13,7 @@ import { Account } from './client/account.js';
 import { Transport, BACKOFF_FIRST_MS } from './client/transport.js';
 import { LocalCopy } from './client/local-copy.js';
 import { entriesOf, importParts, IMPORT_ATTEMPTS } from './client/import-parts.js';
+import { ConflictWatch } from './client/conflicts.js';
 
 export { indexedDbStorage, memoryStorage, SyncClientError, init, prehash };
 
@@ -28,7 +30,10 @@ export class SyncClient {
   #local;
   #samples = null;
   #status = 'offline';
-  #listeners = { status: new Set(), change: new Set(), error: new Set(), pending: new Set() };
+  #listeners = {
+    status: new Set(), change: new Set(), error: new Set(), pending: new Set(), conflict: new Set(),
+  };
+  #conflicts = new ConflictWatch();
   /** `pendingChanges` as last announced by a `pending` event. */
   #lastPending = 0;
   /** Internal: called whenever sync progressed (for `synced()`). */
@@ -65,6 +70,7 @@ export class SyncClient {
         saved: () => this.#local.saved(),
         persist: () => this.#persist(),
         emit,
+        remoteChange: () => this.#remoteChange(),
         setStatus: (status, detail) => this.#setStatus(status, detail),
         status: () => this.#status,
         progressed: () => this.#progressed(),
@@ -187,6 +193,9 @@ export class SyncClient {
   async #signIn(call) {
     const before = this.#account.session?.userId;
     const tokens = await call();
+    // History names this device's changes as the session names it.
+    const device = this.#local.device;
+    if (device) core(() => device.setDeviceName(this.#account.deviceName));
     const switching = before !== undefined && before !== tokens.user_id;
     if (switching) {
       this.disconnect();
@@ -266,6 +275,25 @@ export class SyncClient {
     this.#emit('pending', n);
   }
 
+  /** A remote change arrived: `change`, then `conflict` if it made new ones. */
+  #remoteChange() {
+    this.#emit('change', { origin: 'remote' });
+    const fresh = this.#noteConflicts();
+    if (fresh) this.#emit('conflict', fresh);
+  }
+
+  /** Records the current conflicts; the ones not seen before, or null. */
+  #noteConflicts() {
+    const device = this.#local.device;
+    if (!device) return null;
+    try {
+      return this.#conflicts.note(JSON.parse(core(() => device.conflicts())));
+    } catch (e) {
+      this.#emit('error', e);
+      return null;
+    }
+  }
+
   #emit(event, ...args) {
     for (const h of [...this.#listeners[event]]) {
       try { h(...args); } catch (e) { console.error(e); }
@@ -275,7 +303,8 @@ export class SyncClient {
   // --------------------------------------------------------- local store
 
   async #openDevice() {
-    await this.#local.open(this.#userId(), this.#samples);
+    await this.#local.open(this.#userId(), this.#samples, this.#account.deviceName);
+    this.#noteConflicts();
   }
 
   /** Whose data this client holds: the logged-in user, or local-only data. */
@@ -322,6 +351,35 @@ export class SyncClient {
   updateDeck(id, fields) { this.#edit((d) => d.updateDeck(id, JSON.stringify(fields))); }
   editMarkdown(id, markdown) { this.#edit((d) => d.editMarkdown(id, markdown)); }
   deleteDeck(id) { this.#edit((d) => d.deleteDeck(id)); }
+
+  // ----------------------------------------------- history, offline too
+
+  /**
+   * A page of a deck's history, newest first: `{entries: [{version, at,
+   * device_name, summary}], next_before?}`. `opts.limit` (default 20, at
+   * most 100), `opts.before` (a `next_before`). Read from this device's
+   * documents: works offline.
+   */
+  deckHistory(id, opts) {
+    return this.#read((d) => d.deckHistory(id, opts?.limit ?? 0, opts?.before ?? undefined));
+  }
+  /** The deck as it was at `version` (a history entry's version). */
+  deckAt(id, version) { return this.#read((d) => d.deckAt(id, version)); }
+  /**
+   * Makes the deck's markdown and fields what they were at `version`: one
+   * new change that syncs and merges like any edit; progress is kept.
+   */
+  restoreDeck(id, version) { this.#edit((d) => d.restoreDeck(id, version)); }
+  /** Deleted decks: `[{deck_id, name, deleted_at, device_name, version}]`. */
+  deletedDecks() { return this.#read((d) => d.deletedDecks()); }
+  /** Brings a deleted deck back with its progress. */
+  undeleteDeck(id) { this.#edit((d) => d.undeleteDeck(id)); }
+  /**
+   * Every field two devices set concurrently whose values both survive:
+   * `{decks: {id: {field: [values]}}, preferences: {path: [values]}}`.
+   * Decks and preferences carry the same as `conflicts`.
+   */
+  conflicts() { return this.#read((d) => d.conflicts()); }
 
   /** Card id → CardProgress (counts from every device, SM-2 replayed). */
   progress() { return this.#read((d) => d.progress()); }

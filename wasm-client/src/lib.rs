@@ -16,6 +16,7 @@ pub mod prehash;
 pub mod replica;
 pub mod sm2;
 pub mod sync;
+pub mod version;
 
 pub use document_id::{DocumentId, DocumentIdError};
 pub use replica::{Replica, ReplicaError};

@@ -21,8 +21,11 @@
 //! - achievement progress: the highest progress and the earliest unlock
 //!   win.
 
+mod conflicts;
 mod decks;
+mod devices;
 mod export;
+mod history;
 mod import;
 mod local_storage;
 mod progress;
@@ -30,6 +33,12 @@ mod progress_edit;
 mod root;
 mod sessions;
 
+pub use conflicts::CONFLICTS_KEY;
+pub use devices::{device_key, DEVICE_KEY_PREFIX, UNKNOWN_DEVICE};
+pub use history::{
+    DeletedDeck, HistoryEntry, HistoryPage, Summary, DEFAULT_LIMIT as HISTORY_DEFAULT_LIMIT,
+    MAX_LIMIT as HISTORY_MAX_LIMIT,
+};
 pub use local_storage::LocalStorage;
 pub use progress::ReviewInput;
 
@@ -78,6 +87,13 @@ pub enum ReplicaError {
     /// A user id or actor id that cannot be used.
     #[error("bad identity: {0}")]
     Identity(&'static str),
+    /// A deck version that does not name a state of this deck held here
+    /// (well-formed, but unknown: another deck's, or not synced yet).
+    #[error("version not found for deck {0:?}")]
+    VersionNotFound(String),
+    /// A version string that is not one this API issues.
+    #[error("malformed version")]
+    BadVersion,
     /// The document was written by a newer layout; this version reads it
     /// as best it can but does not write to it.
     #[error("document {doc} has schema {schema}, newer than {}", layout::SCHEMA)]
@@ -98,6 +114,11 @@ pub struct Replica {
     now_ms: i64,
     /// The app's bundled sample decks, by id (see [`Replica::set_samples`]).
     samples: std::collections::BTreeMap<String, crate::model::SampleDeck>,
+    /// This device's name, recorded in the root on its first write (see
+    /// [`Replica::set_device_name`]).
+    device_name: Option<String>,
+    /// Whether the root is known to hold `device_name` for this actor.
+    device_recorded: bool,
 }
 
 impl Replica {
@@ -124,6 +145,8 @@ impl Replica {
             docs,
             now_ms: 0,
             samples: Default::default(),
+            device_name: None,
+            device_recorded: false,
         };
         replica.ensure_doc(DocKind::Root, user_id, replica.root_id())?;
         Ok(replica)
@@ -214,10 +237,33 @@ impl Replica {
     }
 
     /// Runs `f` in one transaction on document `id` and commits it with this
-    /// device's actor and time; on error nothing is committed.
+    /// device's actor and time; on error nothing is committed. The first
+    /// write of a named device also records its name (see [`devices`]).
     fn edit<O>(
         &mut self,
         id: DocumentId,
+        f: impl FnOnce(&mut Transaction<'_>, &EditCx) -> Result<O, ReplicaError>,
+    ) -> Result<O, ReplicaError> {
+        self.edit_with(id, None, f)
+    }
+
+    /// [`Replica::edit`] with a change message (how history tells a
+    /// restore or a deletion from an ordinary edit).
+    fn edit_with<O>(
+        &mut self,
+        id: DocumentId,
+        message: Option<&str>,
+        f: impl FnOnce(&mut Transaction<'_>, &EditCx) -> Result<O, ReplicaError>,
+    ) -> Result<O, ReplicaError> {
+        let out = self.commit_edit(id, message, f)?;
+        self.record_device()?;
+        Ok(out)
+    }
+
+    fn commit_edit<O>(
+        &mut self,
+        id: DocumentId,
+        message: Option<&str>,
         f: impl FnOnce(&mut Transaction<'_>, &EditCx) -> Result<O, ReplicaError>,
     ) -> Result<O, ReplicaError> {
         let cx = EditCx {
@@ -241,7 +287,11 @@ impl Replica {
         let mut tx = doc.transaction();
         match f(&mut tx, &cx) {
             Ok(out) => {
-                tx.commit_with(CommitOptions::default().with_time(time));
+                let mut opts = CommitOptions::default().with_time(time);
+                if let Some(m) = message {
+                    opts = opts.with_message(m.to_string());
+                }
+                tx.commit_with(opts);
                 Ok(out)
             }
             Err(e) => {

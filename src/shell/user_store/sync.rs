@@ -6,7 +6,7 @@
 //! writes it depends on; workerd's output gate holds it until they are
 //! durable, so nothing is acknowledged before it is stored.
 
-use super::{Answer, SessionCall, UserStore};
+use super::{Answer, SessionCall, UserStore, Whoami};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::shell::do_sql::DoSql;
 use crate::shell::{http, observe, random};
@@ -65,9 +65,12 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn replica_error(e: ReplicaError) -> ApiError {
+pub(super) fn replica_error(e: ReplicaError) -> ApiError {
     match e {
         ReplicaError::TooManyDecks => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
+        ReplicaError::DeckNotFound(_) | ReplicaError::VersionNotFound(_) => {
+            ApiError::new(ErrorCode::NotFound, e.to_string())
+        }
         ReplicaError::Automerge(_) | ReplicaError::Layout { .. } => http::internal(e),
         _ => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
     }
@@ -417,7 +420,7 @@ impl UserStore {
 
     /// The user's documents as a replica: all of them, or (`root_only`)
     /// just the root, which is all the preference-like views read.
-    fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
+    pub(super) fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
         let docs = self.with_engine(|e| {
             if root_only {
                 e.export_some(&[myflashplay_client::layout::root_id(user_id)])
@@ -444,7 +447,8 @@ impl UserStore {
     }
 
     /// `GET|POST /sync/{view}` and `/sync/full`.
-    pub(crate) fn view(&self, user_id: &str, call: &ViewCall) -> Answer {
+    pub(crate) fn view(&self, me: &Whoami, call: &ViewCall) -> Answer {
+        let user_id = me.user_id.as_str();
         let one =
             match call.view.as_deref() {
                 Some(name) => Some(View::parse(name).ok_or_else(|| {
@@ -453,7 +457,7 @@ impl UserStore {
                 None => None,
             };
         if let Some(body) = &call.body {
-            self.write_view(user_id, one, body)?;
+            self.write_view(me, one, body)?;
         }
         let replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let answer = match one {
@@ -466,7 +470,7 @@ impl UserStore {
 
     fn write_view(
         &self,
-        user_id: &str,
+        me: &Whoami,
         one: Option<View>,
         body: &serde_json::Value,
     ) -> Result<(), ApiError> {
@@ -490,17 +494,26 @@ impl UserStore {
                 }
             }
         }
-        let mut replica = self.replica(user_id, one.is_some_and(View::root_only))?;
+        let mut replica = self.replica(&me.user_id, one.is_some_and(View::root_only))?;
         let before = heads_of(&replica);
         let actor: [u8; 16] = random::bytes()?;
         let now_ms = random::now_ms();
-        views::post(&mut replica, &parts, base, &actor, now_ms as i64).map_err(view_error)?;
+        views::post(
+            &mut replica,
+            &parts,
+            base,
+            &actor,
+            now_ms as i64,
+            me.device(),
+        )
+        .map_err(view_error)?;
         self.store_changed(replica, &before, &actor, now_ms)
     }
 
     /// `POST /user/import`: merges an export into the account (see
     /// `Replica::import_export`) and answers the summary.
-    pub(crate) fn import(&self, user_id: &str, data: &serde_json::Value) -> Answer {
+    pub(crate) fn import(&self, me: &Whoami, data: &serde_json::Value) -> Answer {
+        let user_id = me.user_id.as_str();
         let actor: [u8; 16] = random::bytes()?;
         let now_ms = random::now_ms();
         let ids = Replica::import_documents(user_id, data);
@@ -508,6 +521,9 @@ impl UserStore {
         let mut replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
         let before = heads_of(&replica);
         replica.set_now(now_ms as i64);
+        replica
+            .set_device_name(me.device())
+            .map_err(replica_error)?;
         let summary = replica.import_export(data).map_err(replica_error)?;
         let stored = self.store_changed(replica, &before, &actor, now_ms);
         // An import touches many documents at once, often large ones: let
@@ -524,7 +540,7 @@ impl UserStore {
     /// Hands the documents of `replica` that changed since `before` to the
     /// engine as a device would, so they are checked, stored, sequenced and
     /// pushed the same way.
-    fn store_changed(
+    pub(super) fn store_changed(
         &self,
         replica: Replica,
         before: &Heads,
@@ -561,9 +577,10 @@ impl UserStore {
 }
 
 /// Each document's heads, to tell which ones an edit changed.
-type Heads = std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
+pub(super) type Heads =
+    std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
 
-fn heads_of(replica: &Replica) -> Heads {
+pub(super) fn heads_of(replica: &Replica) -> Heads {
     replica
         .docs()
         .iter()

@@ -21,7 +21,8 @@ export class Account {
    * `host`: `saveSession(text)` queues the session for local storage,
    * `writes()` resolves once queued local writes are done, `wanted()` says
    * whether the client is meant to stay connected, `ended(err)` is told when
-   * the server ended the session.
+   * the server ended the session, `error(err)` of a failed background
+   * refresh.
    */
   constructor({ server, fetch, storage, deviceName, host }) {
     this.#server = server;
@@ -82,9 +83,13 @@ export class Account {
     }
   }
 
+  /** The name this device's session has (and its changes in history). */
+  get deviceName() { return this.#deviceName; }
+
   /** Calls a sign-in route and keeps its tokens; returns them. */
   async signIn(path, body) {
     const tokens = await this.api('POST', path, body, false);
+    this.#deviceName = body.device_name;
     this.#setTokens(tokens);
     return tokens;
   }

@@ -32,12 +32,14 @@ export class LocalCopy {
   writes() { return this.#writes; }
 
   /**
-   * Opens `userId`'s documents: this slot's copies, merged with those of
+   * Opens `userId`'s documents (changes named by `deviceName`): this
+   * slot's copies, merged with those of
    * the other slots. A slot no client holds is taken in for good: its
    * documents are merged, saved in this slot, and only then deleted.
    */
-  async open(userId, samples) {
+  async open(userId, samples, deviceName) {
     const device = core(() => new Device(userId, unhex(this.#identity.actor), this.#identity.peerId));
+    core(() => device.setDeviceName(deviceName));
     if (samples) core(() => device.setSamples(JSON.stringify(samples)));
     const userPrefix = `u/${userId}/`;
     const slots = new Map();

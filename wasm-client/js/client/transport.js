@@ -36,7 +36,8 @@ export class Transport {
   /**
    * `account`: tokens and `POST /sync`. `host`: `device()` (the open
    * Device or null), `saved()` (resolves once local writes are done),
-   * `persist()`, `emit(event, ...)`, `setStatus(status, detail)`,
+   * `persist()`, `emit(event, ...)`, `remoteChange()` (after a change
+   * from the server), `setStatus(status, detail)`,
    * `status()`, `progressed()`.
    */
   constructor({ server, WebSocket, account, host }) {
@@ -167,7 +168,7 @@ export class Transport {
 
   #afterReceive(ws, changed) {
     this.#host.persist();
-    if (changed) this.#host.emit('change', { origin: 'remote' });
+    if (changed) this.#host.remoteChange();
     this.#whenSaved(ws, (device) => {
       this.#drain(ws, device);
       this.#host.persist();
@@ -267,7 +268,7 @@ export class Transport {
           const changed = received.changed;
           received.free();
           this.#host.persist();
-          if (changed) this.#host.emit('change', { origin: 'remote' });
+          if (changed) this.#host.remoteChange();
         }
         if (this.#host.device()?.isQuiet() && !this.#ws) this.#host.setStatus('synced');
         this.#host.progressed();

@@ -168,9 +168,14 @@ impl Device {
 
     // ---- reads (JSON text in the app's shapes) ----
 
-    /// Live decks, id → `Deck` (with `markdown`).
+    /// Live decks, id → `Deck` (with `markdown`, and `conflicts` where
+    /// two devices' values of a field both survive).
     pub fn decks(&self) -> JsResult<String> {
-        to_json(&self.replica.decks().map_err(JsFailure::from)?)
+        let mut decks = self.replica.decks().map_err(JsFailure::from)?;
+        self.replica
+            .annotate_decks(&mut decks)
+            .map_err(JsFailure::from)?;
+        to_json(&decks)
     }
 
     /// Card id → `CardProgress`.
@@ -193,9 +198,84 @@ impl Device {
         to_json(&self.replica.starred().map_err(JsFailure::from)?)
     }
 
-    /// `UserPreferences` (the fields ever set).
+    /// `UserPreferences` (the fields ever set), with `conflicts`.
     pub fn preferences(&self) -> JsResult<String> {
-        to_json(&self.replica.preferences().map_err(JsFailure::from)?)
+        let mut prefs = self.replica.preferences().map_err(JsFailure::from)?;
+        self.replica
+            .annotate_preferences(&mut prefs)
+            .map_err(JsFailure::from)?;
+        to_json(&prefs)
+    }
+
+    /// Every conflict: `{decks: {id: {field: [values]}}, preferences:
+    /// {path: [values]}}` (empty maps when none).
+    pub fn conflicts(&self) -> JsResult<String> {
+        to_json(&self.replica.all_conflicts().map_err(JsFailure::from)?)
+    }
+
+    // ---- history (from the local documents, offline too) ----
+
+    /// Names this device in the account's root document (on its next write).
+    #[wasm_bindgen(js_name = setDeviceName)]
+    pub fn set_device_name(&mut self, name: &str) -> JsResult<()> {
+        Ok(self
+            .replica
+            .set_device_name(name)
+            .map_err(JsFailure::from)?)
+    }
+
+    /// A page of a deck's history (`{entries, next_before?}`), newest first;
+    /// `limit` 0 for the default.
+    #[wasm_bindgen(js_name = deckHistory)]
+    pub fn deck_history(
+        &self,
+        deck_id: &str,
+        limit: usize,
+        before: Option<String>,
+    ) -> JsResult<String> {
+        let limit = (limit > 0).then_some(limit);
+        to_json(
+            &self
+                .replica
+                .deck_history(deck_id, limit, before.as_deref())
+                .map_err(JsFailure::from)?,
+        )
+    }
+
+    /// The deck as it was at `version`.
+    #[wasm_bindgen(js_name = deckAt)]
+    pub fn deck_at(&self, deck_id: &str, version: &str) -> JsResult<String> {
+        to_json(
+            &self
+                .replica
+                .deck_at(deck_id, version)
+                .map_err(JsFailure::from)?,
+        )
+    }
+
+    /// Makes the deck's markdown and fields what they were at `version`
+    /// (one new change; progress is kept).
+    #[wasm_bindgen(js_name = restoreDeck)]
+    pub fn restore_deck(&mut self, deck_id: &str, version: &str) -> JsResult<()> {
+        Ok(self
+            .replica
+            .restore_deck(deck_id, version)
+            .map_err(JsFailure::from)?)
+    }
+
+    /// Deleted decks: `[{deck_id, name, deleted_at, device_name, version}]`.
+    #[wasm_bindgen(js_name = deletedDecks)]
+    pub fn deleted_decks(&self) -> JsResult<String> {
+        to_json(&self.replica.deleted_deck_list().map_err(JsFailure::from)?)
+    }
+
+    /// Brings a deleted deck back with its progress.
+    #[wasm_bindgen(js_name = undeleteDeck)]
+    pub fn undelete_deck(&mut self, deck_id: &str) -> JsResult<()> {
+        Ok(self
+            .replica
+            .undelete_deck(deck_id)
+            .map_err(JsFailure::from)?)
     }
 
     /// Everything, in the `GET /user/export` shape.
@@ -336,11 +416,13 @@ impl Device {
     /// Merges a partial `UserPreferences` object, field by field.
     #[wasm_bindgen(js_name = setPreferences)]
     pub fn set_preferences(&mut self, prefs_json: &str) -> JsResult<()> {
-        let Value::Object(prefs) = parse_json(prefs_json)? else {
+        let Value::Object(mut prefs) = parse_json(prefs_json)? else {
             return Err(
                 JsFailure::new("validation_failed", "preferences must be an object").into(),
             );
         };
+        // Read-only: what a reader was shown, never written back.
+        prefs.remove(crate::replica::CONFLICTS_KEY);
         let mut leaves = Vec::new();
         flatten("", &prefs, &mut leaves);
         for (path, value) in leaves {

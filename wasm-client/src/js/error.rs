@@ -39,6 +39,8 @@ impl From<ReplicaError> for JsFailure {
             ReplicaError::Layout { .. } => "layout",
             ReplicaError::LocalStorage { .. } => "local_storage",
             ReplicaError::Identity(_) => "identity",
+            ReplicaError::VersionNotFound(_) => "not_found",
+            ReplicaError::BadVersion => "validation_failed",
             // A newer app version wrote this document: update the app.
             ReplicaError::NewerSchema { .. } => "newer_schema",
         };

@@ -138,6 +138,9 @@ pub fn reconcile_prop<T: Transactable>(
     prune: bool,
 ) -> Result<(), AutomergeError> {
     let current = tx.get(obj, key)?.map(|(cv, id)| (cv.into_owned(), id));
+    // A write of the value already shown still resolves a conflict
+    // (Automerge then deletes the other values).
+    let settled = current.is_none() || tx.get_all(obj, key)?.len() < 2;
     match (v, current) {
         (Value::Object(m), Some((AmValue::Object(ObjType::Map), id))) => {
             reconcile_map(tx, &id, m, prune)
@@ -148,7 +151,7 @@ pub fn reconcile_prop<T: Transactable>(
         }
         (Value::Array(a), current) => {
             if let Some((cv, id)) = &current {
-                if read_value(tx, cv, id)? == *v {
+                if settled && read_value(tx, cv, id)? == *v {
                     return Ok(());
                 }
             }
@@ -158,7 +161,7 @@ pub fn reconcile_prop<T: Transactable>(
         (scalar, current) => {
             let new = json_to_scalar(scalar).unwrap_or(ScalarValue::Null);
             if let Some((AmValue::Scalar(old), _)) = &current {
-                if scalar_to_json(old) == *scalar {
+                if settled && scalar_to_json(old) == *scalar {
                     return Ok(());
                 }
             }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 /// Deck fields held in their own place in the deck document; every other
 /// top-level field goes to `extra`.
-const OWN_FIELDS: [&str; 8] = [
+pub(super) const OWN_FIELDS: [&str; 8] = [
     "id",
     "name",
     "description",
@@ -49,7 +49,7 @@ impl Replica {
                 .map_or(md.as_str(), |s| &s.markdown);
             genesis::initial_markdown(doc, &deck_id, first)?;
         }
-        self.edit(doc_id, |tx, cx| {
+        self.edit_with(doc_id, Some(super::history::MSG_CREATE), |tx, cx| {
             write_deck_fields(tx, cx, &fields, true)?;
             if tx.get(ROOT, "deleted")?.is_some() {
                 tx.put(ROOT, "deleted", false)?;
@@ -178,7 +178,7 @@ impl Replica {
     /// The deck's content and progress stay in its document.
     pub fn delete_deck(&mut self, deck_id: &str) -> Result<(), ReplicaError> {
         let doc_id = self.live_deck_doc(deck_id)?;
-        self.edit(doc_id, |tx, _| {
+        self.edit_with(doc_id, Some(super::history::MSG_DELETE), |tx, _| {
             tx.put(ROOT, "deleted", true)?;
             Ok(())
         })?;
@@ -193,7 +193,7 @@ impl Replica {
     }
 
     /// The deck document of a deck that exists here and is not deleted.
-    fn live_deck_doc(&self, deck_id: &str) -> Result<crate::DocumentId, ReplicaError> {
+    pub(super) fn live_deck_doc(&self, deck_id: &str) -> Result<crate::DocumentId, ReplicaError> {
         let doc_id = layout::deck_doc_id(&self.user_id, deck_id);
         match self.deck_entry(deck_id)? {
             Some(e) if !e.deleted && !e.progress_only && self.docs.contains_key(&doc_id) => {
@@ -485,6 +485,8 @@ fn incoming_markdown(
 /// derived from the text when read).
 fn normalize_fields(fields: &mut Map<String, Value>, markdown: Option<&str>) {
     fields.remove("cards");
+    // Read-only: what a reader was shown, never written back.
+    fields.remove(super::conflicts::CONFLICTS_KEY);
     fields.remove("markdown");
     if let Some(md) = markdown {
         fields.insert("markdown".into(), Value::String(md.to_string()));

@@ -553,3 +553,5 @@ proptest::proptest! {
 }
 
 mod app_snapshots;
+
+mod history;
