@@ -17,7 +17,7 @@ use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, RefreshToken, TokenKind};
 use crate::auth::{session_id, AuthError};
 use crate::limits::{self, Budget};
-use crate::store::UserStore as Engine;
+use crate::store::Engine;
 use crate::time::iso8601;
 use myflashplay_client::DocumentId;
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@
 //! are real and the codec is exercised. Used by the fixture runner, the
 //! benchmark and tests; the Worker shell does the same over HTTP.
 
-use super::engine::UserStore;
+use super::engine::Engine;
 use super::error::StoreError;
 use super::sql::Sql;
 use myflashplay_client::sync::{ClientError, MessageError, RepoMessage, SyncClient};
@@ -54,7 +54,7 @@ pub fn sync_until_quiet<S: Sql>(
     now: u64,
     client: &mut SyncClient,
     docs: &mut Docs,
-    server: &mut UserStore<S>,
+    server: &mut Engine<S>,
 ) -> Result<SyncReport, DriverError> {
     sync_until_quiet_routed(now, client, docs, server, &mut |_| {})
 }
@@ -65,7 +65,7 @@ pub fn sync_until_quiet_routed<S: Sql>(
     now: u64,
     client: &mut SyncClient,
     docs: &mut Docs,
-    server: &mut UserStore<S>,
+    server: &mut Engine<S>,
     others: &mut dyn FnMut(RepoMessage),
 ) -> Result<SyncReport, DriverError> {
     let mut report = SyncReport::default();

@@ -10,7 +10,7 @@ use super::{Answer, SessionCall, UserStore};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::shell::do_sql::DoSql;
 use crate::shell::{http, observe, random};
-use crate::store::{self, StoreError, UserStore as Engine};
+use crate::store::{self, Engine, StoreError};
 use crate::telemetry::{self, SocketStats};
 use crate::views::{self, View, ViewError};
 use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
