@@ -21,4 +21,4 @@ pub use chunks::PART_BYTES;
 pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
 pub use engine::{Engine, Maintenance, MAX_CHUNKS, MAX_LOADED_DOCS};
 pub use error::StoreError;
-pub use sql::{Row, Sql, SqlError, SqlValue};
+pub use sql::{probe, Row, Sql, SqlError, SqlValue};

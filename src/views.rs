@@ -18,8 +18,9 @@ use myflashplay_client::{Docs, DocumentId, Replica, ReplicaError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One JSON view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One JSON view (named in the path as its lower-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum View {
     /// `Deck[]` with `markdown`.
     Decks,

@@ -71,10 +71,7 @@ fn key_id(key: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"myflashplay-jwt-kid-v1:");
     h.update(key);
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&h.finalize()[..8])
 }
 
 /// The keys in use: tokens are signed with `current`; `previous` (the key

@@ -26,7 +26,7 @@ pub(crate) fn spend(req: &Request, env: &Env) -> Result<(), ApiError> {
         DEFAULT_REQUESTS_PER_IP_PER_MINUTE,
     );
     let ip = accounts_api::client_ip(req);
-    let now_ms = super::random::now_ms();
+    let now_ms = super::clock::now_ms();
     PER_IP
         .with(|b| b.borrow_mut().take(&ip, limit, MINUTE_MS, now_ms))
         .map_err(ApiError::rate_limited)

@@ -48,6 +48,13 @@ pub trait Sql {
     ) -> Result<T, E>;
 }
 
+/// A round trip into the database (`/health`): `true` if `SELECT 1`
+/// answers 1.
+pub fn probe(sql: &impl Sql) -> Result<bool, SqlError> {
+    let rows = sql.query("SELECT 1", &[])?;
+    Ok(rows.first().and_then(|r| r.first()) == Some(&SqlValue::Integer(1)))
+}
+
 impl SqlValue {
     /// The integer, or `None` for any other type.
     pub fn as_i64(&self) -> Option<i64> {
@@ -55,6 +62,16 @@ impl SqlValue {
             Self::Integer(i) => Some(*i),
             _ => None,
         }
+    }
+
+    /// The integer if it is not negative, or `None`.
+    pub fn as_u64(&self) -> Option<u64> {
+        self.as_i64().and_then(|i| u64::try_from(i).ok())
+    }
+
+    /// An unsigned count or time as an integer (saturating at `i64::MAX`).
+    pub fn uint(v: u64) -> Self {
+        Self::Integer(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     /// The bytes of a blob (or of text), or `None`.

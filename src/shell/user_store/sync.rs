@@ -6,81 +6,32 @@
 //! writes it depends on; workerd's output gate holds it until they are
 //! durable, so nothing is acknowledged before it is stored.
 
-use super::{Answer, SessionCall, UserStore};
+use super::{Answer, UserStore};
+use crate::api_error::close::{POLICY as CLOSE_POLICY, TOO_BIG as CLOSE_TOO_BIG};
 use crate::api_error::{ApiError, ErrorCode};
+use crate::auth::sessions::Whoami;
+use crate::auth::{SessionId, UserId};
 use crate::shell::do_sql::DoSql;
-use crate::shell::{http, observe, random};
-use crate::store::{self, Engine, StoreError};
+use crate::shell::sync_api::SUBPROTOCOL;
+use crate::shell::{clock, http, observe, random};
+use crate::store::{self, Engine};
 use crate::telemetry::{self, SocketStats};
-use crate::views::{self, View, ViewError};
-use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
-use myflashplay_client::{Replica, ReplicaError};
+use crate::views::{self, View};
+use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, MAX_FRAME_BYTES};
+use myflashplay_client::Replica;
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response, ResponseBuilder, WebSocket, WebSocketPair};
 
-/// Largest frame or batch accepted (docs/api.md Limits).
-pub(crate) const MAX_FRAME_BYTES: usize = 1024 * 1024;
-/// Close codes: policy violation, unsupported data, message too big.
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_UNSUPPORTED: u16 = 1003;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_SERVER_FAULT: u16 = 1011;
-
 /// What a hibernating socket remembers.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Attachment {
     /// The session that opened it (re-checked on every message).
-    pub sid: String,
+    pub sid: SessionId,
     /// The device's peer id, once it joined.
     pub peer: Option<String>,
     /// What the session did, for its log line at close.
     #[serde(default)]
     pub stats: SocketStats,
-}
-
-/// `POST /user/import` from the Worker: the export to merge.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ImportCall {
-    #[serde(flatten)]
-    pub session: SessionCall,
-    pub data: serde_json::Value,
-}
-
-/// A JSON view call from the Worker.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ViewCall {
-    #[serde(flatten)]
-    pub session: SessionCall,
-    /// `None` for `/sync/full`.
-    pub view: Option<String>,
-    /// The posted body; `None` for a read.
-    pub body: Option<serde_json::Value>,
-}
-
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    if e.is_rejection() {
-        ApiError::new(ErrorCode::BadRequest, e.to_string())
-    } else {
-        http::internal(e)
-    }
-}
-
-fn replica_error(e: ReplicaError) -> ApiError {
-    match e {
-        ReplicaError::TooManyDecks => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
-        ReplicaError::Automerge(_) | ReplicaError::Layout { .. } => http::internal(e),
-        _ => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
-    }
-}
-
-fn view_error(e: ViewError) -> ApiError {
-    match e {
-        ViewError::UnknownVersion | ViewError::Shape(_) => {
-            ApiError::new(ErrorCode::ValidationFailed, e.to_string())
-        }
-        ViewError::Replica(r) => replica_error(r),
-        ViewError::Automerge(a) => http::internal(a),
-    }
 }
 
 impl UserStore {
@@ -95,12 +46,9 @@ impl UserStore {
         let engine = match slot.as_mut() {
             Some(e) => e,
             None => {
-                let storage = self.state.storage();
-                let raw: &worker::wasm_bindgen::JsValue = storage.as_raw().as_ref();
-                let sql = DoSql::new(self.sql.clone(), raw.clone());
-                let mut engine = Engine::open(sql, random::now_ms()).map_err(store_error)?;
+                let mut engine = Engine::open(self.db.clone(), clock::now_ms())?;
                 for (_, peer) in self.joined_sockets() {
-                    let _ = engine.handle_message(random::now_ms(), &peer, join(&peer));
+                    let _ = engine.handle_message(clock::now_ms(), &peer, RepoMessage::join(&peer));
                 }
                 slot.insert(engine)
             }
@@ -142,36 +90,19 @@ impl UserStore {
         }
     }
 
-    /// Closes every socket of `sid` (after logout or revocation).
-    pub(crate) fn close_session_sockets(&self, sid: Option<&str>) {
-        for ws in self.state.get_websockets() {
-            let att: Option<Attachment> = ws.deserialize_attachment().ok().flatten();
-            if sid.is_none() || att.as_ref().map(|a| a.sid.as_str()) == sid {
-                let _ = ws.close(Some(CLOSE_POLICY), Some("session revoked"));
-                self.socket_ended(&ws, CLOSE_POLICY);
-            }
-        }
-    }
-
-    /// `GET /sync/ws` after the Worker authenticated it: checks the
-    /// session (consuming a ticket if one was used) and accepts the socket.
-    pub(crate) fn accept_socket(&self, req: &Request) -> Answer {
-        let header = |k: &str| req.headers().get(k).ok().flatten();
-        let now_ms = random::now_ms();
-        let sid = match (header("x-mfp-sid"), header("x-mfp-ticket")) {
-            (Some(sid), None) => sid,
-            (None, Some(ticket)) => self.consume_ticket(&ticket, now_ms)?,
-            _ => return Err(http::internal("socket without credentials")),
-        };
-        self.authorize(&SessionCall {
-            sid: sid.clone(),
-            now_ms,
-            ..SessionCall::default()
-        })?;
-        let request_id = header(observe::FORWARDED_ID)
+    /// `GET /sync/ws` for a live session (the Worker authenticated it, a
+    /// ticket was used up): accepts the socket.
+    pub(crate) fn accept_socket(
+        &self,
+        sid: SessionId,
+        subprotocol: bool,
+        request_id: String,
+        now_ms: u64,
+    ) -> Answer {
+        let request_id = Some(request_id)
             .filter(|id| telemetry::is_request_id(id))
             .unwrap_or_default();
-        let pair = WebSocketPair::new().map_err(http::internal)?;
+        let pair = WebSocketPair::new().map_err(ApiError::internal)?;
         self.state.accept_web_socket(&pair.server);
         pair.server
             .serialize_attachment(Attachment {
@@ -179,18 +110,15 @@ impl UserStore {
                 peer: None,
                 stats: SocketStats::new(request_id.clone(), now_ms),
             })
-            .map_err(http::internal)?;
+            .map_err(ApiError::internal)?;
         let mut builder = ResponseBuilder::new()
             .with_status(101)
             .with_header(observe::REQUEST_ID, &request_id)
-            .map_err(http::internal)?;
-        if header("x-mfp-subprotocol").is_some() {
+            .map_err(ApiError::internal)?;
+        if subprotocol {
             builder = builder
-                .with_header(
-                    "sec-websocket-protocol",
-                    super::super::sync_api::SUBPROTOCOL,
-                )
-                .map_err(http::internal)?;
+                .with_header("sec-websocket-protocol", SUBPROTOCOL)
+                .map_err(ApiError::internal)?;
         }
         Ok(builder.with_websocket(pair.client).empty())
     }
@@ -206,12 +134,16 @@ impl UserStore {
         let marked = self.with_engine(|e| {
             let mut any = false;
             for m in msgs {
-                any |= e.pre_mark(now_ms, peer, m).map_err(store_error)?;
+                any |= e.pre_mark(now_ms, peer, m)?;
             }
             Ok(any)
         })?;
         if marked {
-            self.state.storage().sync().await.map_err(http::internal)?;
+            self.state
+                .storage()
+                .sync()
+                .await
+                .map_err(ApiError::internal)?;
         }
         Ok(())
     }
@@ -220,7 +152,7 @@ impl UserStore {
     /// a refusal sends an `error` message and closes the socket.
     pub(crate) async fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
         let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
-            return refuse(ws, CLOSE_POLICY, "unknown connection");
+            return self.refuse(ws, CLOSE_POLICY, "unknown connection");
         };
         att.stats.messages_in += 1;
         att.stats.bytes_in += bytes.len() as u64;
@@ -228,12 +160,11 @@ impl UserStore {
         if let Err(refusal) = outcome {
             att.stats.rejection = refusal.reason.map(str::to_owned);
             let _ = ws.serialize_attachment(&att);
-            refuse(ws, refusal.code, &refusal.why);
-            self.socket_ended(ws, refusal.code);
+            self.refuse(ws, refusal.code, &refusal.why);
             return;
         }
         if ws.serialize_attachment(&att).is_err() {
-            refuse(ws, CLOSE_POLICY, "could not record the peer");
+            self.refuse(ws, CLOSE_POLICY, "could not record the peer");
         }
     }
 
@@ -246,13 +177,8 @@ impl UserStore {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(Refusal::new(CLOSE_TOO_BIG, "frame over 1 MiB"));
         }
-        let now_ms = random::now_ms();
-        let live = self.authorize(&SessionCall {
-            sid: att.sid.clone(),
-            now_ms,
-            ..SessionCall::default()
-        });
-        if live.is_err() {
+        let now_ms = clock::now_ms();
+        if self.live(&att.sid, now_ms).is_err() {
             return Err(Refusal::new(CLOSE_POLICY, "session revoked"));
         }
         let msg = RepoMessage::decode(bytes)
@@ -270,27 +196,17 @@ impl UserStore {
         let joining = att.peer.is_none();
         self.pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
             .await
-            .map_err(|e| Refusal::new(CLOSE_SERVER_FAULT, &e.message))?;
+            .map_err(|e| Refusal::of(&e, None))?;
         let mut reason = None;
         let handled = self.with_engine(|e| {
             let before = e.seq();
             let replies = e.handle_message(now_ms, &peer, msg).map_err(|se| {
                 reason = Some(se.reason());
-                store_error(se)
+                ApiError::from(se)
             })?;
             Ok((replies, e.seq().saturating_sub(before)))
         });
-        let (replies, applied) = handled.map_err(|e| {
-            let code = if e.code == ErrorCode::BadRequest {
-                CLOSE_POLICY
-            } else {
-                CLOSE_SERVER_FAULT
-            };
-            Refusal {
-                reason,
-                ..Refusal::new(code, &e.message)
-            }
-        })?;
+        let (replies, applied) = handled.map_err(|e| Refusal::of(&e, reason))?;
         att.stats.changes_applied += applied;
         if joining {
             att.peer = Some(peer.as_str().to_owned());
@@ -319,10 +235,7 @@ impl UserStore {
             let leave = RepoMessage::Leave {
                 sender_id: peer.clone(),
             };
-            let _ = self.with_engine(|e| {
-                e.handle_message(random::now_ms(), &peer, leave)
-                    .map_err(store_error)
-            });
+            let _ = self.with_engine(|e| Ok(e.handle_message(clock::now_ms(), &peer, leave)?));
         }
     }
 
@@ -337,24 +250,14 @@ impl UserStore {
         }
         att.stats.logged = true;
         let _ = ws.serialize_attachment(&att);
-        observe::socket_closed(&self.env, att.stats.line(code, random::now_ms()));
+        observe::socket_closed(&self.env, att.stats.line(code, clock::now_ms()));
     }
 
-    /// `POST /sync`: a CBOR array of `request`/`sync` messages from one
-    /// device; the answer is the array of the server's replies to it.
+    /// `POST /sync` of a live session: a CBOR array of `request`/`sync`
+    /// messages from one device; the answer is the array of the server's
+    /// replies to it.
     pub(crate) async fn sync_batch(&self, req: &mut Request) -> Answer {
-        let sid = req
-            .headers()
-            .get("x-mfp-sid")
-            .ok()
-            .flatten()
-            .ok_or_else(|| http::internal("batch without session"))?;
-        self.authorize(&SessionCall {
-            sid,
-            now_ms: random::now_ms(),
-            ..SessionCall::default()
-        })?;
-        let bytes = req.bytes().await.map_err(http::internal)?;
+        let bytes = req.bytes().await.map_err(ApiError::internal)?;
         let batch = RepoMessage::decode_batch(&bytes)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed batch: {e}")))?;
         let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
@@ -364,7 +267,7 @@ impl UserStore {
                 None,
             ));
         };
-        let now_ms = random::now_ms();
+        let now_ms = clock::now_ms();
         self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
@@ -393,7 +296,7 @@ impl UserStore {
                     }
                     Err(se) if first_error.is_none() => {
                         reason = Some(se.reason());
-                        first_error = Some(store_error(se));
+                        first_error = Some(ApiError::from(se));
                     }
                     Err(_) => {}
                 }
@@ -411,62 +314,55 @@ impl UserStore {
 
     /// `GET /sync/changes?since=`.
     pub(crate) fn changes(&self, since: u64) -> Answer {
-        let manifest = self.with_engine(|e| e.changes_since(since).map_err(store_error))?;
+        let manifest = self.with_engine(|e| e.changes_since(since).map_err(ApiError::from))?;
         http::json(200, &manifest)
     }
 
     /// The user's documents as a replica: all of them, or (`root_only`)
     /// just the root, which is all the preference-like views read.
-    fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
+    fn replica(&self, user_id: UserId, root_only: bool) -> Result<Replica, ApiError> {
         let docs = self.with_engine(|e| {
-            if root_only {
-                e.export_some(&[myflashplay_client::layout::root_id(user_id)])
+            Ok(if root_only {
+                e.export_some(&[user_id.root_document_id()])
             } else {
                 e.export_docs()
-            }
-            .map_err(store_error)
+            }?)
         })?;
         let actor: [u8; 16] = random::bytes()?;
-        Replica::from_docs(user_id, &actor, docs).map_err(replica_error)
+        Ok(Replica::from_docs(&user_id.to_string(), &actor, docs)?)
     }
 
     /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
-    pub(crate) fn export(&self, user_id: &str, email: &str) -> Answer {
-        let mut data = self
-            .replica(user_id, false)?
-            .export()
-            .map_err(replica_error)?;
+    pub(crate) fn export(&self, me: &Whoami) -> Answer {
+        let mut data = self.replica(me.user_id, false)?.export()?;
         if let Some(obj) = data.as_object_mut() {
-            obj.insert("user_id".into(), user_id.into());
-            obj.insert("email".into(), email.into());
+            obj.insert("user_id".into(), me.user_id.to_string().into());
+            obj.insert("email".into(), me.email.as_str().into());
         }
         http::json(200, &data)
     }
 
-    /// `GET|POST /sync/{view}` and `/sync/full`.
-    pub(crate) fn view(&self, user_id: &str, call: &ViewCall) -> Answer {
-        let one =
-            match call.view.as_deref() {
-                Some(name) => Some(View::parse(name).ok_or_else(|| {
-                    ApiError::new(ErrorCode::NotFound, format!("no view {name:?}"))
-                })?),
-                None => None,
-            };
-        if let Some(body) = &call.body {
+    /// `GET|POST /sync/{view}` and `/sync/full` (`one: None`).
+    pub(crate) fn view(
+        &self,
+        user_id: UserId,
+        one: Option<View>,
+        body: Option<&serde_json::Value>,
+    ) -> Answer {
+        if let Some(body) = body {
             self.write_view(user_id, one, body)?;
         }
         let replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let answer = match one {
             Some(v) => views::get(&replica, v),
             None => views::get_full(&replica),
-        }
-        .map_err(view_error)?;
+        }?;
         http::json(200, &answer)
     }
 
     fn write_view(
         &self,
-        user_id: &str,
+        user_id: UserId,
         one: Option<View>,
         body: &serde_json::Value,
     ) -> Result<(), ApiError> {
@@ -493,22 +389,23 @@ impl UserStore {
         let mut replica = self.replica(user_id, one.is_some_and(View::root_only))?;
         let before = heads_of(&replica);
         let actor: [u8; 16] = random::bytes()?;
-        let now_ms = random::now_ms();
-        views::post(&mut replica, &parts, base, &actor, now_ms as i64).map_err(view_error)?;
+        let now_ms = clock::now_ms();
+        views::post(&mut replica, &parts, base, &actor, now_ms as i64)?;
         self.store_changed(replica, &before, &actor, now_ms)
     }
 
     /// `POST /user/import`: merges an export into the account (see
     /// `Replica::import_export`) and answers the summary.
-    pub(crate) fn import(&self, user_id: &str, data: &serde_json::Value) -> Answer {
+    pub(crate) fn import(&self, user_id: UserId, data: &serde_json::Value) -> Answer {
         let actor: [u8; 16] = random::bytes()?;
-        let now_ms = random::now_ms();
-        let ids = Replica::import_documents(user_id, data);
-        let docs = self.with_engine(|e| e.export_some(&ids).map_err(store_error))?;
-        let mut replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
+        let now_ms = clock::now_ms();
+        let user = user_id.to_string();
+        let ids = Replica::import_documents(&user, data);
+        let docs = self.with_engine(|e| Ok(e.export_some(&ids)?))?;
+        let mut replica = Replica::from_docs(&user, &actor, docs)?;
         let before = heads_of(&replica);
         replica.set_now(now_ms as i64);
-        let summary = replica.import_export(data).map_err(replica_error)?;
+        let summary = replica.import_export(data)?;
         let stored = self.store_changed(replica, &before, &actor, now_ms);
         // An import touches many documents at once, often large ones: let
         // them go (they reload from storage on use), so that the next part
@@ -540,7 +437,8 @@ impl UserStore {
         if changed.is_empty() {
             return Ok(());
         }
-        let peer = PeerId::new(format!("json-view-{}", hex(actor))).map_err(http::internal)?;
+        let peer = PeerId::new(format!("json-view-{}", crate::hex::encode(actor)))
+            .map_err(ApiError::internal)?;
         let mut others = Vec::new();
         let result = self.with_engine(|e| {
             let mut client = SyncClient::from_state(
@@ -550,10 +448,13 @@ impl UserStore {
                     ..ClientState::default()
                 },
             );
-            store::sync_until_quiet_routed(now_ms, &mut client, &mut changed, e, &mut |m| {
-                others.push(m)
-            })
-            .map_err(http::internal)
+            Ok(store::sync_until_quiet_routed(
+                now_ms,
+                &mut client,
+                &mut changed,
+                e,
+                &mut |m| others.push(m),
+            )?)
         });
         self.deliver(others);
         result.map(|_| ())
@@ -571,18 +472,6 @@ fn heads_of(replica: &Replica) -> Heads {
         .collect()
 }
 
-fn join(peer: &PeerId) -> RepoMessage {
-    RepoMessage::Join {
-        sender_id: peer.clone(),
-        supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
-        peer_metadata: None,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A batch's answer with, for the Worker's log line, the changes it stored
 /// and why it was refused (internal headers, removed before the client).
 fn batch_outcome(answer: Response, applied: u64, reason: Option<&str>) -> Response {
@@ -598,21 +487,10 @@ fn cbor(bytes: Vec<u8>) -> Answer {
     let headers = worker::Headers::new();
     headers
         .set("content-type", "application/cbor")
-        .map_err(http::internal)?;
+        .map_err(ApiError::internal)?;
     Response::from_bytes(bytes)
         .map(|r| r.with_headers(headers))
-        .map_err(http::internal)
-}
-
-/// A ticket for `/sync/ws?ticket=`: single use, valid 60 s.
-pub(crate) const TICKET_TTL_MS: u64 = 60_000;
-
-/// Close code for text frames (the protocol is binary only).
-pub(crate) const CLOSE_TEXT: u16 = CLOSE_UNSUPPORTED;
-
-/// Refuses a text frame (the protocol is binary only).
-pub(crate) fn reject_text(ws: &WebSocket) {
-    let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
+        .map_err(ApiError::internal)
 }
 
 /// Why a frame ends its socket.
@@ -631,17 +509,35 @@ impl Refusal {
             reason: None,
         }
     }
+
+    /// The close code follows from the error's kind.
+    fn of(e: &ApiError, reason: Option<&'static str>) -> Self {
+        http::log_cause(e);
+        Self {
+            reason,
+            ..Self::new(e.close_code(), &e.message)
+        }
+    }
 }
 
-/// Sends an `error` message, then closes with `code`.
-fn refuse(ws: &WebSocket, code: u16, why: &str) {
-    let err = RepoMessage::Error {
-        sender_id: None,
-        target_id: None,
-        message: why.to_owned(),
-    };
-    let _ = ws.send_with_bytes(err.encode());
-    let _ = ws.close(Some(code), Some(why));
+impl UserStore {
+    /// Sends an `error` message, then closes with `code`.
+    fn refuse(&self, ws: &WebSocket, code: u16, why: &str) {
+        let err = RepoMessage::Error {
+            sender_id: None,
+            target_id: None,
+            message: why.to_owned(),
+        };
+        let _ = ws.send_with_bytes(err.encode());
+        self.close_socket(ws, code, why);
+    }
+
+    /// Closes a socket from our side and writes its session's line: the
+    /// one way the server ends a connection.
+    pub(crate) fn close_socket(&self, ws: &WebSocket, code: u16, why: &str) {
+        let _ = ws.close(Some(code), Some(why));
+        self.socket_ended(ws, code);
+    }
 }
 
 /// Counts a push in the target socket's stats.
