@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts_api;
+mod caller;
 mod calls;
 mod clock;
 mod config;
@@ -20,9 +21,6 @@ mod user_store;
 
 use crate::api_error::{ApiError, ErrorCode};
 use worker::{event, Context, Env, Method, Request, Response, Result};
-
-/// Name of the `UserStore` object that `/health` probes (no user owns it).
-const HEALTH_OBJECT: &str = "health";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -140,7 +138,7 @@ fn not_found() -> ApiError {
 
 /// Answers only after a round trip into a `UserStore` object's SQLite.
 async fn health(env: &Env) -> std::result::Result<Response, ApiError> {
-    let stub = rpc::stub(env, user_store::BINDING, HEALTH_OBJECT)?;
+    let stub = rpc::health_store(env)?;
     let probe: serde_json::Value = rpc::call(&stub, &calls::StoreCall::Health).await?;
     if probe["sqlite"] != 1 {
         return Err(ApiError::new(ErrorCode::Internal, "storage probe failed"));

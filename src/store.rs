@@ -18,7 +18,9 @@ pub mod sql;
 pub mod sqlite;
 
 pub use chunks::PART_BYTES;
-pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
+pub use driver::{
+    split_replies, sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport,
+};
 pub use engine::{Engine, Maintenance, MAX_CHUNKS, MAX_LOADED_DOCS};
 pub use error::StoreError;
 pub use sql::{probe, Row, Sql, SqlError, SqlValue};

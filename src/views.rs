@@ -226,15 +226,7 @@ fn apply_diff(r: &mut Replica, view: View, before: &Value, after: &Value) -> Res
             let after = after
                 .as_object()
                 .ok_or_else(|| shape("preferences must be an object"))?;
-            let mut old = BTreeMap::new();
-            let mut new = BTreeMap::new();
-            flatten("", before.as_object().unwrap_or(&Map::new()), &mut old);
-            flatten("", after, &mut new);
-            for (path, value) in new {
-                if old.get(&path) != Some(&value) {
-                    r.set_preference(&path, &value)?;
-                }
-            }
+            r.set_preferences(after, Some(before.as_object().unwrap_or(&Map::new())))?;
         }
         View::Starred => {
             let ids = |v: &Value| -> Result<BTreeSet<String>, ViewError> {
@@ -346,22 +338,6 @@ fn by_id(v: &Value, key: &str) -> Result<BTreeMap<String, Value>, ViewError> {
                 .ok_or_else(|| shape(format!("every item needs a string {key:?}")))
         })
         .collect()
-}
-
-fn flatten(prefix: &str, m: &Map<String, Value>, out: &mut BTreeMap<String, Value>) {
-    for (k, v) in m {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            Value::Object(inner) if !inner.is_empty() => flatten(&path, inner, out),
-            _ => {
-                out.insert(path, v.clone());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,6 @@ use crate::api_error::ApiError;
 use crate::auth::account::{self, Draw, Identity};
 use worker::{durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, State};
 
-/// The binding name in `wrangler.toml`.
-pub(crate) const BINDING: &str = "ACCOUNT";
-
 #[durable_object]
 pub struct Account {
     state: State,

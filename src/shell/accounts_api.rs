@@ -1,10 +1,10 @@
 //! The `/auth/*` and `/user/*` endpoints of docs/api.md: validate at the edge,
 //! then call the `Account` and `UserStore` objects.
 
-use super::account;
+use super::caller::{authenticate, client_ip, Caller};
 use super::calls::{AccountCall, SessionAct, StoreCall};
 use super::config::{self, Config};
-use super::{clock, http, rpc, user_store};
+use super::{clock, http, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::account::Identity;
 use crate::auth::bodies::{
@@ -14,7 +14,7 @@ use crate::auth::bodies::{
 use crate::auth::refresh::RefreshToken;
 use crate::auth::sessions::{Grant, NewSession, Whoami};
 use crate::auth::tokens;
-use crate::auth::{AuthError, Prehash, SessionId, UserId};
+use crate::auth::{AuthError, Prehash, SessionId};
 use crate::limits;
 use crate::time::iso8601;
 use serde::de::DeserializeOwned;
@@ -22,25 +22,6 @@ use serde_json::json;
 use worker::{Env, Method, Request, Response, Stub};
 
 type Answer = Result<Response, ApiError>;
-
-/// The caller of a signed-in request, from its verified access token:
-/// the ids parsed once, here.
-pub(crate) struct Caller {
-    pub user_id: UserId,
-    pub session: SessionId,
-    /// The token's expiry (seconds since the epoch).
-    pub exp: u64,
-}
-
-impl Caller {
-    /// The call `act` on behalf of this caller's session.
-    pub(crate) fn call(&self, act: SessionAct) -> StoreCall {
-        StoreCall::Session {
-            session: self.session.clone(),
-            act,
-        }
-    }
-}
 
 /// `/auth/{register,login,recover,refresh,logout,validate}`.
 pub(crate) async fn auth(op: &str, req: &mut Request, env: &Env) -> Answer {
@@ -65,14 +46,14 @@ pub(crate) async fn auth(op: &str, req: &mut Request, env: &Env) -> Answer {
 /// the recovery codes, shown this once.
 async fn register(req: &mut Request, env: &Env, config: &Config) -> Answer {
     let creds = body::<CredentialsBody>(req).await?.validate()?;
-    let ip = rpc::stub(env, account::BINDING, &format!("ip:{}", client_ip(req)))?;
+    let ip = rpc::address(env, &client_ip(req))?;
     let limit = config::var_u64(
         env,
         "REGISTRATIONS_PER_IP_PER_HOUR",
         limits::DEFAULT_REGISTRATIONS_PER_IP_PER_HOUR,
     );
     let _: serde_json::Value = rpc::call(&ip, &AccountCall::AddressRegisters { limit }).await?;
-    let acct = rpc::stub(env, account::BINDING, creds.email.as_str())?;
+    let acct = rpc::account(env, creds.email.as_str())?;
     let register = AccountCall::Register {
         email: creds.email.to_string(),
         prehash: creds.prehash,
@@ -103,9 +84,9 @@ async fn guarded(
     email: &str,
     call: &AccountCall,
 ) -> Result<Identity, ApiError> {
-    let ip = rpc::stub(env, account::BINDING, &format!("ip:{}", client_ip(req)))?;
+    let ip = rpc::address(env, &client_ip(req))?;
     let _: serde_json::Value = rpc::call(&ip, &AccountCall::AddressCheck).await?;
-    let acct = rpc::stub(env, account::BINDING, email)?;
+    let acct = rpc::account(env, email)?;
     let outcome: Result<Identity, ApiError> = rpc::call(&acct, call).await;
     if let Err(e) = &outcome {
         if e.code == ErrorCode::InvalidCredentials {
@@ -142,7 +123,7 @@ pub(crate) async fn recovery_codes(req: &mut Request, env: &Env) -> Answer {
 
 async fn refresh(req: &mut Request, env: &Env, config: &Config) -> Answer {
     let token = RefreshToken::parse(&body::<RefreshBody>(req).await?.refresh_token)?;
-    let store = rpc::stub(env, user_store::BINDING, &token.user_id.to_string())?;
+    let store = rpc::user_store(env, token.user_id)?;
     let call = StoreCall::Refresh {
         hash: token.hash(),
         session: token.session_id,
@@ -207,7 +188,7 @@ pub(crate) async fn change_password(req: &mut Request, env: &Env) -> Answer {
     let (caller, store) = authenticate(req, env, &config).await?;
     let (old, new) = body::<PasswordChangeBody>(req).await?.validate()?;
     let me: Whoami = rpc::call(&store, &caller.call(SessionAct::Check)).await?;
-    let acct = rpc::stub(env, account::BINDING, &me.email)?;
+    let acct = rpc::account(env, &me.email)?;
     let _: Identity = rpc::call(&acct, &AccountCall::ChangePassword { old, new }).await?;
     let _: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::RevokeOthers)).await?;
     http::no_content()
@@ -235,7 +216,7 @@ async fn with_password(
     let (caller, store) = authenticate(req, env, &config).await?;
     let prehash = body::<DeleteAccountBody>(req).await?.validate()?;
     let me: Whoami = rpc::call(&store, &caller.call(SessionAct::Check)).await?;
-    let acct = rpc::stub(env, account::BINDING, &me.email)?;
+    let acct = rpc::account(env, &me.email)?;
     let who: Identity = rpc::call(&acct, &op(prehash)).await?;
     Ok((caller, store, who))
 }
@@ -262,36 +243,6 @@ pub(crate) async fn export(req: &Request, env: &Env) -> Answer {
     http::json(200, &data)
 }
 
-/// [`authenticate`] with the configuration loaded here.
-pub(crate) async fn authenticated(req: &Request, env: &Env) -> Result<(Caller, Stub), ApiError> {
-    let config = Config::load(env)?;
-    authenticate(req, env, &config).await
-}
-
-/// Verifies the bearer token and returns the stub of the caller's own
-/// `UserStore`: the object is named by the token's `sub`, never by input.
-/// The store then refuses the token if its session was revoked.
-async fn authenticate(
-    req: &Request,
-    env: &Env,
-    config: &Config,
-) -> Result<(Caller, Stub), ApiError> {
-    let token = http::bearer(req)?;
-    let claims = tokens::verify(&config.keys, &token, clock::now_ms() / 1000)?;
-    let caller = caller(&claims)?;
-    let store = rpc::stub(env, user_store::BINDING, &caller.user_id.to_string())?;
-    Ok((caller, store))
-}
-
-/// The ids of verified claims (a token of ours always has them).
-pub(crate) fn caller(claims: &tokens::Claims) -> Result<Caller, AuthError> {
-    Ok(Caller {
-        user_id: UserId::parse(&claims.sub).ok_or(AuthError::InvalidToken)?,
-        session: SessionId::parse(&claims.sid).ok_or(AuthError::InvalidToken)?,
-        exp: claims.exp,
-    })
-}
-
 async fn open_session(
     env: &Env,
     config: &Config,
@@ -299,7 +250,7 @@ async fn open_session(
     device_name: Option<String>,
     revoke_all: bool,
 ) -> Result<Grant, ApiError> {
-    let store = rpc::stub(env, user_store::BINDING, &who.user_id.to_string())?;
+    let store = rpc::user_store(env, who.user_id)?;
     let call = StoreCall::OpenSession(NewSession {
         user_id: who.user_id,
         email: who.email.clone(),
@@ -338,20 +289,4 @@ fn tokens_json(config: &Config, grant: Grant) -> Result<serde_json::Value, ApiEr
 async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
     let bytes = http::json_body(req).await?;
     Ok(parse_json(&bytes)?)
-}
-
-/// `CF-Connecting-IP` (set by Cloudflare; locally by workerd), else a
-/// shared bucket so the per-IP back-off still applies.
-pub(crate) fn client_ip(req: &Request) -> String {
-    req.headers()
-        .get("cf-connecting-ip")
-        .ok()
-        .flatten()
-        .filter(|ip| {
-            ip.len() <= 64
-                && ip
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -13,6 +13,9 @@ use crate::auth::{Prehash, SessionId};
 use crate::views::View;
 use serde::{Deserialize, Serialize};
 
+/// The WebSocket subprotocol the server selects (the client offers it).
+pub(crate) const SUBPROTOCOL: &str = "myflashplay-sync.v1";
+
 /// The header that carries a call beside a non-JSON payload.
 pub(crate) const CALL_HEADER: &str = "x-mfp-call";
 

@@ -4,12 +4,42 @@
 
 use super::calls::CALL_HEADER;
 use crate::api_error::{ApiError, ErrorCode};
+use crate::auth::UserId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
-/// The stub of the object named `name` in namespace `binding`.
-pub(crate) fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, ApiError> {
+/// The `UserStore` namespace's binding in `wrangler.toml`.
+const USER_STORE: &str = "USER_STORE";
+/// The `Account` namespace's binding in `wrangler.toml`.
+const ACCOUNT: &str = "ACCOUNT";
+/// The `UserStore` that `/health` probes (no user owns it: a user's is
+/// named by a UUID).
+const HEALTH_OBJECT: &str = "health";
+
+/// The `UserStore` of `user`: a [`UserId`] comes from a verified token, a
+/// refresh token or ticket, or an `Account`'s answer, never from input.
+pub(crate) fn user_store(env: &Env, user: UserId) -> Result<Stub, ApiError> {
+    stub(env, USER_STORE, &user.to_string())
+}
+
+/// The `UserStore` that `/health` probes.
+pub(crate) fn health_store(env: &Env) -> Result<Stub, ApiError> {
+    stub(env, USER_STORE, HEALTH_OBJECT)
+}
+
+/// The `Account` of a normalized email.
+pub(crate) fn account(env: &Env, email: &str) -> Result<Stub, ApiError> {
+    stub(env, ACCOUNT, email)
+}
+
+/// The `Account` object of a client address (`ip:<address>`: emails hold
+/// no `:`, so the name spaces cannot meet).
+pub(crate) fn address(env: &Env, ip: &str) -> Result<Stub, ApiError> {
+    stub(env, ACCOUNT, &format!("ip:{ip}"))
+}
+
+fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, ApiError> {
     env.durable_object(binding)
         .and_then(|ns| ns.id_from_name(name)?.get_stub())
         .map_err(ApiError::internal)

@@ -3,18 +3,16 @@
 //! views. Each authenticates, then forwards to the caller's own
 //! `UserStore`.
 
-use super::calls::{SessionAct, SocketAuth, StoreCall};
+use super::caller::{self, Caller};
+use super::calls::{SessionAct, SocketAuth, StoreCall, SUBPROTOCOL};
 use super::config::Config;
-use super::{accounts_api, clock, http, observe, rpc, user_store};
+use super::{clock, http, observe, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, TokenKind};
 use crate::auth::tokens;
 use crate::auth::AuthError;
 use crate::views::View;
 use worker::{Env, Headers, Method, Request, Response};
-
-/// The subprotocol the server selects.
-pub(crate) const SUBPROTOCOL: &str = "myflashplay-sync.v1";
 
 type Answer = Result<Response, ApiError>;
 
@@ -51,7 +49,7 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
                 ));
             }
             let claims = tokens::verify(&config.keys, token, clock::now_ms() / 1000)?;
-            let caller = accounts_api::caller(&claims)?;
+            let caller = Caller::of(&claims)?;
             (
                 caller.user_id,
                 SocketAuth::Token {
@@ -86,7 +84,7 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
     headers
         .set("upgrade", "websocket")
         .map_err(ApiError::internal)?;
-    let stub = rpc::stub(env, user_store::BINDING, &user_id.to_string())?;
+    let stub = rpc::user_store(env, user_id)?;
     let res = rpc::call_beside(&stub, &call, Method::Get, headers, None).await?;
     if res.status_code() == 101 {
         return Ok(res);
@@ -96,14 +94,14 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
 
 /// `POST /sync/ticket`.
 pub(crate) async fn ticket(req: &Request, env: &Env) -> Answer {
-    let (caller, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let answer: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::Ticket)).await?;
     http::json(200, &answer)
 }
 
 /// `POST /sync`: `application/cbor`, at most 1 MiB.
 pub(crate) async fn batch(req: &mut Request, env: &Env) -> Answer {
-    let (caller, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let ctype = req.headers().get("content-type").ok().flatten();
     if !ctype.is_some_and(|c| c.trim().eq_ignore_ascii_case("application/cbor")) {
         return Err(ApiError::new(
@@ -132,7 +130,7 @@ pub(crate) async fn batch(req: &mut Request, env: &Env) -> Answer {
 
 /// `GET /sync/changes?since=<seq>`.
 pub(crate) async fn changes(req: &Request, env: &Env) -> Answer {
-    let (caller, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let since = match req.url().ok().and_then(|u| {
         u.query_pairs()
             .find(|(k, _)| k == "since")
@@ -154,7 +152,7 @@ pub(crate) async fn changes(req: &Request, env: &Env) -> Answer {
 /// `GET|POST /sync/{decks,achievements,progress,starred,preferences,full}`
 /// (`view: None` for `full`).
 pub(crate) async fn view(req: &mut Request, env: &Env, view: Option<View>) -> Answer {
-    let (caller, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let body = if req.method() == Method::Post {
         let bytes = http::json_body(req).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)

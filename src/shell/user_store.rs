@@ -25,9 +25,6 @@ use worker::{
     WebSocketIncomingMessage,
 };
 
-/// The binding name in `wrangler.toml`.
-pub(crate) const BINDING: &str = "USER_STORE";
-
 #[durable_object]
 pub struct UserStore {
     state: State,

@@ -11,8 +11,8 @@ use crate::api_error::close::{POLICY as CLOSE_POLICY, TOO_BIG as CLOSE_TOO_BIG};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::sessions::Whoami;
 use crate::auth::{SessionId, UserId};
+use crate::shell::calls::SUBPROTOCOL;
 use crate::shell::do_sql::DoSql;
-use crate::shell::sync_api::SUBPROTOCOL;
 use crate::shell::{clock, http, observe, random};
 use crate::store::{self, Engine};
 use crate::telemetry::{self, SocketStats};
@@ -211,9 +211,7 @@ impl UserStore {
         if joining {
             att.peer = Some(peer.as_str().to_owned());
         }
-        let (mine, others): (Vec<_>, Vec<_>) = replies
-            .into_iter()
-            .partition(|m| m.target_id().is_none_or(|t| *t == peer));
+        let (mine, others) = store::split_replies(replies, &peer);
         for m in mine {
             let bytes = m.encode();
             if ws.send_with_bytes(&bytes).is_ok() {
@@ -286,13 +284,9 @@ impl UserStore {
                 }
                 match e.handle_message(now_ms, &peer, m) {
                     Ok(replies) => {
-                        for reply in replies {
-                            if reply.target_id() == Some(&peer) {
-                                mine.push(reply);
-                            } else {
-                                others.push(reply);
-                            }
-                        }
+                        let (to_peer, to_others) = store::split_replies(replies, &peer);
+                        mine.extend(to_peer);
+                        others.extend(to_others);
                     }
                     Err(se) if first_error.is_none() => {
                         reason = Some(se.reason());
