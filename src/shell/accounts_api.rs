@@ -33,9 +33,7 @@ pub(crate) async fn auth(op: &str, req: &mut Request, env: &Env) -> Answer {
         "refresh" => refresh(req, env, &config).await,
         "logout" => {
             let (me, store) = authenticate(req, env, &config).await?;
-            let _: serde_json::Value =
-                rpc::call(&store, &me.call(SessionAct::Revoke { target: None })).await?;
-            http::no_content()
+            me.tell(&store, SessionAct::Revoke { target: None }).await
         }
         _ => validate(req, env, &config).await,
     }
@@ -157,16 +155,14 @@ pub(crate) async fn profile(req: &mut Request, env: &Env) -> Answer {
     } else {
         SessionAct::Profile
     };
-    let p: serde_json::Value = rpc::call(&store, &caller.call(act)).await?;
-    http::json(200, &p)
+    caller.ask(&store, act).await
 }
 
 /// `GET /user/sessions`.
 pub(crate) async fn list_sessions(req: &Request, env: &Env) -> Answer {
     let config = Config::load(env)?;
     let (caller, store) = authenticate(req, env, &config).await?;
-    let list: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::List)).await?;
-    http::json(200, &list)
+    caller.ask(&store, SessionAct::List).await
 }
 
 /// `DELETE /user/sessions/{id}`: only sessions of the caller's own store
@@ -178,8 +174,7 @@ pub(crate) async fn revoke_session(req: &Request, env: &Env, id: &str) -> Answer
     let act = SessionAct::Revoke {
         target: Some(target),
     };
-    let _: serde_json::Value = rpc::call(&store, &caller.call(act)).await?;
-    http::no_content()
+    caller.tell(&store, act).await
 }
 
 /// `POST /user/password`: every other session is revoked.
@@ -190,8 +185,7 @@ pub(crate) async fn change_password(req: &mut Request, env: &Env) -> Answer {
     let me: Whoami = rpc::call(&store, &caller.call(SessionAct::Check)).await?;
     let acct = rpc::account(env, &me.email)?;
     let _: Identity = rpc::call(&acct, &AccountCall::ChangePassword { old, new }).await?;
-    let _: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::RevokeOthers)).await?;
-    http::no_content()
+    caller.tell(&store, SessionAct::RevokeOthers).await
 }
 
 /// `DELETE /user/account`: credentials first, then the user's data, so a
@@ -199,8 +193,7 @@ pub(crate) async fn change_password(req: &mut Request, env: &Env) -> Answer {
 pub(crate) async fn delete_account(req: &mut Request, env: &Env) -> Answer {
     let (caller, store, _) =
         with_password(req, env, |prehash| AccountCall::Delete { prehash }).await?;
-    let _: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::Erase)).await?;
-    http::no_content()
+    caller.tell(&store, SessionAct::Erase).await
 }
 
 /// A signed-in call confirmed with the password (`{password}` body): the
@@ -230,17 +223,14 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Answer {
     if !data.is_object() {
         return Err(AuthError::Validation("the body must be an export object".into()).into());
     }
-    let answer: serde_json::Value =
-        rpc::call(&store, &caller.call(SessionAct::Import { data })).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::Import { data }).await
 }
 
 /// `GET /user/export`.
 pub(crate) async fn export(req: &Request, env: &Env) -> Answer {
     let config = Config::load(env)?;
     let (caller, store) = authenticate(req, env, &config).await?;
-    let data: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::Export)).await?;
-    http::json(200, &data)
+    caller.ask(&store, SessionAct::Export).await
 }
 
 async fn open_session(

@@ -8,7 +8,7 @@ use super::{clock, http, rpc};
 use crate::api_error::ApiError;
 use crate::auth::tokens;
 use crate::auth::{AuthError, SessionId, UserId};
-use worker::{Env, Request, Stub};
+use worker::{Env, Request, Response, Stub};
 
 /// The caller of a signed-in request, from its verified access token:
 /// the ids parsed once, here.
@@ -27,6 +27,18 @@ impl Caller {
             session: SessionId::parse(&claims.sid).ok_or(AuthError::InvalidToken)?,
             exp: claims.exp,
         })
+    }
+
+    /// Asks the caller's `UserStore` for `act`; its JSON answer is ours.
+    pub(crate) async fn ask(&self, store: &Stub, act: SessionAct) -> Result<Response, ApiError> {
+        let answer: serde_json::Value = rpc::call(store, &self.call(act)).await?;
+        http::json(200, &answer)
+    }
+
+    /// Has the caller's `UserStore` do `act`; the answer is a 204.
+    pub(crate) async fn tell(&self, store: &Stub, act: SessionAct) -> Result<Response, ApiError> {
+        let _: serde_json::Value = rpc::call(store, &self.call(act)).await?;
+        http::no_content()
     }
 
     /// The call `act` on behalf of this caller's session.

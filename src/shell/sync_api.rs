@@ -95,8 +95,7 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
 /// `POST /sync/ticket`.
 pub(crate) async fn ticket(req: &Request, env: &Env) -> Answer {
     let (caller, store) = caller::authenticated(req, env).await?;
-    let answer: serde_json::Value = rpc::call(&store, &caller.call(SessionAct::Ticket)).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::Ticket).await
 }
 
 /// `POST /sync`: `application/cbor`, at most 1 MiB.
@@ -144,9 +143,7 @@ pub(crate) async fn changes(req: &Request, env: &Env) -> Answer {
             )
         })?,
     };
-    let answer: serde_json::Value =
-        rpc::call(&store, &caller.call(SessionAct::Changes { since })).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::Changes { since }).await
 }
 
 /// `GET|POST /sync/{decks,achievements,progress,starred,preferences,full}`
@@ -161,7 +158,5 @@ pub(crate) async fn view(req: &mut Request, env: &Env, view: Option<View>) -> An
     } else {
         None
     };
-    let answer: serde_json::Value =
-        rpc::call(&store, &caller.call(SessionAct::View { view, body })).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::View { view, body }).await
 }

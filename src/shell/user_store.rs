@@ -8,10 +8,13 @@
 //! once. The session rules are in `auth::sessions`, the documents' in the
 //! engine; this file dispatches [`StoreCall`]s and does the I/O.
 
+mod acts;
+mod documents;
 mod maintenance;
+mod sockets;
 mod sync;
 
-use super::calls::{SessionAct, SocketAuth, StoreCall};
+use super::calls::{SocketAuth, StoreCall};
 use super::do_sql::DoSql;
 use super::{clock, config, http, random, rpc};
 use crate::api_error::{close, ApiError};
@@ -183,52 +186,6 @@ impl UserStore {
         }
     }
 
-    /// What a live session asked for.
-    async fn act(
-        &self,
-        me: Whoami,
-        session: SessionId,
-        act: SessionAct,
-        req: &mut Request,
-        now: u64,
-    ) -> Answer {
-        let done = || http::json(200, &serde_json::json!({}));
-        match act {
-            SessionAct::Check => http::json(200, &me),
-            SessionAct::Revoke { target } => {
-                let target = target.unwrap_or(session);
-                sessions::revoke(&self.db, &target, now)?;
-                self.close_session_sockets(Some(&target));
-                done()
-            }
-            SessionAct::RevokeOthers => {
-                self.close_sockets(|s| s.is_some_and(|s| *s != session));
-                sessions::revoke_others(&self.db, &session, now)?;
-                done()
-            }
-            SessionAct::List => {
-                let list = sessions::list(&self.db, &session)?;
-                http::json(200, &serde_json::json!({ "sessions": list }))
-            }
-            SessionAct::Profile => self.profile(),
-            SessionAct::SetProfile { display_name } => {
-                sessions::set_display_name(&self.db, display_name.as_deref())?;
-                self.profile()
-            }
-            SessionAct::Ticket => {
-                let ticket =
-                    sessions::issue_ticket(&self.db, me.user_id, &session, now, random::bytes()?)?;
-                http::json(200, &ticket)
-            }
-            SessionAct::Export => self.export(&me),
-            SessionAct::Import { data } => self.import(me.user_id, &data),
-            SessionAct::Changes { since } => self.changes(since),
-            SessionAct::View { view, body } => self.view(me.user_id, view, body.as_ref()),
-            SessionAct::Batch => self.sync_batch(req).await,
-            SessionAct::Erase => self.erase().await,
-        }
-    }
-
     /// The live-session check, on every call and frame of a session.
     fn live(&self, session: &SessionId, now: u64) -> std::result::Result<Whoami, ApiError> {
         Ok(sessions::authorize(&self.db, session, now)?)
@@ -247,11 +204,6 @@ impl UserStore {
             .map_err(ApiError::rate_limited)
     }
 
-    fn profile(&self) -> Answer {
-        let p = sessions::profile(&self.db)?.ok_or(AuthError::InvalidToken)?;
-        http::json(200, &p.answer())
-    }
-
     /// Erases everything this object stores, then recreates the empty
     /// schema so later calls (old tokens) are refused, not failed.
     async fn erase(&self) -> Answer {
@@ -266,22 +218,5 @@ impl UserStore {
             .map_err(ApiError::internal)?;
         sessions::create_schema(&self.db)?;
         http::json(200, &serde_json::json!({}))
-    }
-
-    /// Closes every socket of `session` (`None`: every socket) after a
-    /// logout, revocation or recovery.
-    fn close_session_sockets(&self, session: Option<&SessionId>) {
-        self.close_sockets(|s| session.is_none() || s == session);
-    }
-
-    /// Closes the sockets whose session `which` selects (`None`: a
-    /// socket that never recorded one).
-    fn close_sockets(&self, which: impl Fn(Option<&SessionId>) -> bool) {
-        for ws in self.state.get_websockets() {
-            let att: Option<sync::Attachment> = ws.deserialize_attachment().ok().flatten();
-            if which(att.as_ref().map(|a| &a.sid)) {
-                self.close_socket(&ws, close::POLICY, "session revoked");
-            }
-        }
     }
 }
