@@ -8,6 +8,7 @@
 use crate::auth::AuthError;
 use crate::store::{DriverError, SqlError, StoreError};
 use crate::views::ViewError;
+use myflashplay_client::sync::MessageError;
 use myflashplay_client::ReplicaError;
 use serde::Serialize;
 
@@ -289,6 +290,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<MessageError> for ApiError {
+    /// Bytes that are not a message we accept: the peer's fault.
+    fn from(e: MessageError) -> Self {
+        let code = match e {
+            MessageError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            _ => ErrorCode::BadRequest,
+        };
+        ApiError::new(code, format!("malformed message: {e}"))
+    }
+}
+
 impl From<DriverError> for ApiError {
     /// The server's own device against its engine: any failure is ours.
     fn from(e: DriverError) -> Self {
@@ -364,6 +376,23 @@ mod mapping_tests {
             ApiError::new(ErrorCode::PayloadTooLarge, "x").close_code(),
             close::TOO_BIG
         );
+    }
+
+    #[test]
+    fn malformed_messages_are_the_peers_fault() {
+        let too_big = myflashplay_client::sync::RepoMessage::decode(&vec![0u8; (1 << 20) + 1]);
+        let e = ApiError::from(too_big.unwrap_err());
+        assert_eq!(
+            (e.code, e.close_code()),
+            (ErrorCode::PayloadTooLarge, close::TOO_BIG)
+        );
+        let garbage = myflashplay_client::sync::RepoMessage::decode(&[0xff, 0x00]);
+        let e = ApiError::from(garbage.unwrap_err());
+        assert_eq!(
+            (e.code, e.close_code()),
+            (ErrorCode::BadRequest, close::POLICY)
+        );
+        assert!(e.message.starts_with("malformed message: "));
     }
 
     #[test]

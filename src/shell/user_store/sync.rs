@@ -130,8 +130,7 @@ impl UserStore {
         if self.live(&att.sid, now_ms).is_err() {
             return Err(Refusal::new(CLOSE_POLICY, "session revoked"));
         }
-        let msg = RepoMessage::decode(bytes)
-            .map_err(|e| Refusal::new(CLOSE_POLICY, &format!("malformed message: {e}")))?;
+        let msg = RepoMessage::decode(bytes).map_err(|e| Refusal::of(&ApiError::from(e), None))?;
         if let RepoMessage::Sync(m) | RepoMessage::Request(m) = &msg {
             att.stats.touch_document(&m.document_id.to_string());
         }
@@ -191,8 +190,7 @@ impl UserStore {
     /// replies to it.
     pub(crate) async fn sync_batch(&self, req: &mut Request) -> Answer {
         let bytes = req.bytes().await.map_err(ApiError::internal)?;
-        let batch = RepoMessage::decode_batch(&bytes)
-            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed batch: {e}")))?;
+        let batch = RepoMessage::decode_batch(&bytes).map_err(ApiError::from)?;
         let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
             return Ok(batch_outcome(
                 cbor(RepoMessage::encode_batch(&[]))?,
