@@ -259,8 +259,8 @@ fn tokens(status: u16, config: &Config, grant: Grant) -> Answer {
 fn tokens_json(config: &Config, grant: Grant) -> Result<serde_json::Value, ApiError> {
     let (access, _) = tokens::issue(
         &config.keys.current,
-        &grant.user_id.to_string(),
-        grant.session_id.as_str(),
+        grant.user_id,
+        &grant.session_id,
         clock::now_ms() / 1000,
         config.access_ttl_secs,
     )?;

@@ -22,9 +22,10 @@ pub(crate) struct Caller {
 impl Caller {
     /// The ids of verified claims (a token of ours always has them).
     pub(crate) fn of(claims: &tokens::Claims) -> Result<Self, AuthError> {
+        let (user_id, session) = claims.ids()?;
         Ok(Self {
-            user_id: UserId::parse(&claims.sub).ok_or(AuthError::InvalidToken)?,
-            session: SessionId::parse(&claims.sid).ok_or(AuthError::InvalidToken)?,
+            user_id,
+            session,
             exp: claims.exp,
         })
     }

@@ -9,7 +9,7 @@
 use super::sockets::Attachment;
 use super::{Answer, UserStore};
 use crate::api_error::close::{POLICY as CLOSE_POLICY, TOO_BIG as CLOSE_TOO_BIG};
-use crate::api_error::{ApiError, ErrorCode};
+use crate::api_error::ApiError;
 use crate::shell::do_sql::DoSql;
 use crate::shell::{clock, http, observe};
 use crate::store::{self, Engine};
