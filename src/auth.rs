@@ -1,7 +1,8 @@
 //! Accounts and sessions, sans-IO: email and prehash validation, server
 //! password hashing, access and refresh tokens, login back-off, recovery
 //! codes, the rules of the `Account` object (`account.rs`) and of a
-//! user's sessions (`sessions.rs`) over the `Sql` trait, the user and
+//! user's sessions, profile and tickets (`sessions.rs`, `profile.rs`,
+//! `tickets.rs`) over the `Sql` trait, the user and
 //! session id newtypes, and the request bodies of the `/auth/*` and
 //! `/user/*` endpoints.
 //!
@@ -13,10 +14,12 @@ pub mod email;
 mod hs256;
 pub mod lockout;
 pub mod password;
+pub mod profile;
 pub mod recovery;
 pub mod refresh;
 pub mod session_id;
 pub mod sessions;
+pub mod tickets;
 pub mod tokens;
 pub mod user_id;
 

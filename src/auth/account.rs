@@ -10,6 +10,7 @@ use super::lockout::{self, Lockout, Policy};
 use super::recovery::{self, RecoveryCode, CODE_BYTES, CODE_COUNT};
 use super::{password, AuthError, Prehash, UserId};
 use crate::limits;
+use crate::store::sql::{text_at, uint_at};
 use crate::store::{Sql, SqlError, SqlValue};
 use serde::{Deserialize, Serialize};
 
@@ -79,13 +80,12 @@ fn credentials(sql: &impl Sql) -> Result<Option<Credentials>, AuthError> {
     let Some(r) = rows.first() else {
         return Ok(None);
     };
-    let text = |i: usize| r.get(i).and_then(SqlValue::as_str).unwrap_or_default();
     let user_id =
-        UserId::parse(text(1)).ok_or_else(|| AuthError::Internal("stored user id".into()))?;
+        UserId::parse(text_at(r, 1)).ok_or_else(|| AuthError::Internal("stored user id".into()))?;
     Ok(Some(Credentials {
-        email: text(0).to_owned(),
+        email: text_at(r, 0).to_owned(),
         user_id,
-        phc: text(2).to_owned(),
+        phc: text_at(r, 2).to_owned(),
     }))
 }
 
@@ -95,13 +95,10 @@ pub fn backoff(sql: &impl Sql) -> Result<Option<Lockout>, AuthError> {
         "SELECT failures, last_failure_ms, locked_until_ms FROM lockout WHERE id = 1",
         &[],
     )?;
-    Ok(rows.first().map(|r| {
-        let n = |i: usize| r.get(i).and_then(SqlValue::as_u64).unwrap_or(0);
-        Lockout {
-            failures: u32::try_from(n(0)).unwrap_or(u32::MAX),
-            last_failure_ms: n(1),
-            locked_until_ms: n(2),
-        }
+    Ok(rows.first().map(|r| Lockout {
+        failures: u32::try_from(uint_at(r, 0)).unwrap_or(u32::MAX),
+        last_failure_ms: uint_at(r, 1),
+        locked_until_ms: uint_at(r, 2),
     }))
 }
 

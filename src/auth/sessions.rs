@@ -1,8 +1,9 @@
 //! One user's sessions, kept in that user's `UserStore` over the [`Sql`]
-//! trait: the profile, sessions with rotating refresh tokens (an old token
-//! presented again revokes its session), the live-session check that every
-//! call on behalf of a session passes first, `last_seen_at`, single-use
-//! WebSocket tickets, and what maintenance deletes.
+//! trait: sessions with rotating refresh tokens (an old token presented
+//! again revokes its session), the live-session check that every call on
+//! behalf of a session passes first, `last_seen_at`, and what maintenance
+//! deletes; the tables of the user's profile (`profile.rs`) and tickets
+//! (`tickets.rs`) too.
 //!
 //! Tables: `profile` (one row), `sessions` (the current refresh token's
 //! hash per session), `refresh_history` (hashes a session rotated away
@@ -11,17 +12,16 @@
 //! **Invariant:** no clock or randomness of its own: the caller passes
 //! `now_ms` and the random bytes of new ids and secrets.
 
-use super::refresh::{OpaqueToken, TokenKind};
+use super::profile::{self, Profile};
+use super::refresh::OpaqueToken;
 use super::{AuthError, SessionId, UserId};
+use crate::store::sql::{text_at, uint_at};
 use crate::store::{Row, Sql, SqlError, SqlValue};
 use crate::time::iso8601;
 use serde::{Deserialize, Serialize};
 
 /// `last_seen_at` is written at most this often per session.
 pub const LAST_SEEN_GRANULARITY_MS: u64 = 60_000;
-/// A ticket for `/sync/ws?ticket=`: single use, valid 60 s.
-pub const TICKET_TTL_MS: u64 = 60_000;
-
 const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS profile (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -63,42 +63,6 @@ pub fn create_schema(sql: &impl Sql) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// The user's profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// Whose store this is.
-    pub user_id: UserId,
-    /// The account's normalized email.
-    pub email: String,
-    /// Set by the user; `None` until then.
-    pub display_name: Option<String>,
-    /// When the profile was made (ms).
-    pub created_at: u64,
-}
-
-/// The profile as `GET /user/profile` answers it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProfileAnswer {
-    user_id: UserId,
-    email: String,
-    display_name: Option<String>,
-    created_at: String,
-    root_document_id: String,
-}
-
-impl Profile {
-    /// The wire shape.
-    pub fn answer(&self) -> ProfileAnswer {
-        ProfileAnswer {
-            user_id: self.user_id,
-            email: self.email.clone(),
-            display_name: self.display_name.clone(),
-            created_at: iso8601(self.created_at),
-            root_document_id: self.user_id.root_document_id().to_string(),
-        }
-    }
-}
-
 /// Who a live session belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Whoami {
@@ -134,15 +98,6 @@ pub struct SessionInfo {
     pub last_seen_at: String,
     /// The caller's own session.
     pub current: bool,
-}
-
-/// A new ticket, as `POST /sync/ticket` answers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TicketAnswer {
-    /// `mft1.…`, opaque to clients.
-    pub ticket: String,
-    /// Seconds it stays valid.
-    pub expires_in: u64,
 }
 
 /// A login or registration (or, with `revoke_all`, an account recovery).
@@ -187,48 +142,14 @@ const SESSION_COLUMNS: &str = "session_id, device_name, created_at, last_seen_at
 
 fn session_row(r: &Row) -> SessionRow {
     SessionRow {
-        id: text(r.first()),
+        id: text_at(r, 0).to_owned(),
         device_name: r.get(1).and_then(SqlValue::as_str).map(str::to_owned),
-        created_at: uint(r.get(2)),
-        last_seen_at: uint(r.get(3)),
-        refresh_hash: text(r.get(4)),
-        refresh_expires_at: uint(r.get(5)),
+        created_at: uint_at(r, 2),
+        last_seen_at: uint_at(r, 3),
+        refresh_hash: text_at(r, 4).to_owned(),
+        refresh_expires_at: uint_at(r, 5),
         revoked: !matches!(r.get(6), None | Some(SqlValue::Null)),
     }
-}
-
-fn text(v: Option<&SqlValue>) -> String {
-    v.and_then(SqlValue::as_str).unwrap_or_default().to_owned()
-}
-
-fn uint(v: Option<&SqlValue>) -> u64 {
-    v.and_then(SqlValue::as_u64).unwrap_or(0)
-}
-
-/// The profile, if this store holds an account.
-pub fn profile(sql: &impl Sql) -> Result<Option<Profile>, AuthError> {
-    let rows = sql.query(
-        "SELECT user_id, email, display_name, created_at FROM profile WHERE id = 1",
-        &[],
-    )?;
-    let Some(r) = rows.first() else {
-        return Ok(None);
-    };
-    let user_id = UserId::parse(&text(r.first()))
-        .ok_or_else(|| AuthError::Internal("stored user id".into()))?;
-    Ok(Some(Profile {
-        user_id,
-        email: text(r.get(1)),
-        display_name: r.get(2).and_then(SqlValue::as_str).map(str::to_owned),
-        created_at: uint(r.get(3)),
-    }))
-}
-
-/// Sets (or with `None` clears) the display name.
-pub fn set_display_name(sql: &impl Sql, name: Option<&str>) -> Result<(), AuthError> {
-    let value = name.map_or(SqlValue::Null, SqlValue::from);
-    sql.exec("UPDATE profile SET display_name = ? WHERE id = 1", &[value])?;
-    Ok(())
 }
 
 fn session(sql: &impl Sql, id: &SessionId) -> Result<Option<SessionRow>, AuthError> {
@@ -274,7 +195,8 @@ pub fn open(
                 now.clone(),
             ],
         )?;
-        let profile = profile(db)?.ok_or_else(|| AuthError::Internal("no profile".into()))?;
+        let profile =
+            profile::profile(db)?.ok_or_else(|| AuthError::Internal("no profile".into()))?;
         let sid = SessionId::new(session_random);
         let token = OpaqueToken::new(profile.user_id, &sid, secret);
         let device = new
@@ -311,7 +233,7 @@ pub fn rotate(
     now_ms: u64,
     secret: [u8; 32],
 ) -> Result<Grant, AuthError> {
-    let profile = profile(sql)?.ok_or(AuthError::InvalidToken)?;
+    let profile = profile::profile(sql)?.ok_or(AuthError::InvalidToken)?;
     let s = session(sql, session_id)?.ok_or(AuthError::InvalidToken)?;
     if s.revoked {
         return Err(AuthError::InvalidToken);
@@ -356,7 +278,7 @@ pub fn rotate(
 /// (else [`AuthError::InvalidToken`]); notes `last_seen_at` at most once
 /// per [`LAST_SEEN_GRANULARITY_MS`].
 pub fn authorize(sql: &impl Sql, session_id: &SessionId, now_ms: u64) -> Result<Whoami, AuthError> {
-    let profile = profile(sql)?.ok_or(AuthError::InvalidToken)?;
+    let profile = profile::profile(sql)?.ok_or(AuthError::InvalidToken)?;
     let s = session(sql, session_id)?.ok_or(AuthError::InvalidToken)?;
     if s.revoked {
         return Err(AuthError::InvalidToken);
@@ -434,54 +356,7 @@ pub fn live(sql: &impl Sql) -> Result<u64, AuthError> {
 
 fn count(sql: &impl Sql, query: &str, params: &[SqlValue]) -> Result<u64, AuthError> {
     let rows = sql.query(query, params)?;
-    Ok(uint(rows.first().and_then(|r| r.first())))
-}
-
-/// A single-use ticket for `/sync/ws?ticket=` (for clients, like browsers
-/// and stock automerge-repo, that cannot set headers). Expired tickets go.
-pub fn issue_ticket(
-    sql: &impl Sql,
-    user_id: UserId,
-    session_id: &SessionId,
-    now_ms: u64,
-    secret: [u8; 32],
-) -> Result<TicketAnswer, AuthError> {
-    let ticket = OpaqueToken::of_kind(TokenKind::Ticket, user_id, session_id, secret);
-    sql.exec(
-        "DELETE FROM tickets WHERE expires_at <= ?",
-        &[SqlValue::uint(now_ms)],
-    )?;
-    sql.exec(
-        "INSERT INTO tickets (hash, session_id, expires_at) VALUES (?, ?, ?)",
-        &[
-            ticket.hash().into(),
-            session_id.as_str().into(),
-            SqlValue::uint(now_ms + TICKET_TTL_MS),
-        ],
-    )?;
-    Ok(TicketAnswer {
-        ticket: ticket.encode(),
-        expires_in: TICKET_TTL_MS / 1000,
-    })
-}
-
-/// Takes the ticket of `session_id` whose hash is `hash` out of the table:
-/// valid once, and only before it expires.
-pub fn consume_ticket(
-    sql: &impl Sql,
-    session_id: &SessionId,
-    hash: &str,
-    now_ms: u64,
-) -> Result<(), AuthError> {
-    let rows = sql.query(
-        "SELECT expires_at FROM tickets WHERE hash = ? AND session_id = ?",
-        &[hash.into(), session_id.as_str().into()],
-    )?;
-    sql.exec("DELETE FROM tickets WHERE hash = ?", &[hash.into()])?;
-    match rows.first() {
-        Some(r) if uint(r.first()) > now_ms => Ok(()),
-        _ => Err(AuthError::InvalidToken),
-    }
+    Ok(rows.first().map_or(0, |r| uint_at(r, 0)))
 }
 
 /// Maintenance: deletes revoked and expired sessions, refresh history

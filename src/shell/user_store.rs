@@ -19,6 +19,7 @@ use super::do_sql::DoSql;
 use super::{clock, config, http, random, rpc};
 use crate::api_error::{close, ApiError};
 use crate::auth::sessions::{self, Whoami};
+use crate::auth::tickets;
 use crate::auth::{AuthError, SessionId};
 use crate::limits::{self, Budget};
 use crate::store::{self, Engine};
@@ -172,7 +173,7 @@ impl UserStore {
                 let session = match auth {
                     SocketAuth::Token { session } => session,
                     SocketAuth::Ticket { session, hash } => {
-                        sessions::consume_ticket(&self.db, &session, &hash, now)?;
+                        tickets::consume_ticket(&self.db, &session, &hash, now)?;
                         session
                     }
                 };

@@ -48,6 +48,16 @@ pub trait Sql {
     ) -> Result<T, E>;
 }
 
+/// Column `i` of a row as text (`""` if it is not text).
+pub fn text_at(row: &Row, i: usize) -> &str {
+    row.get(i).and_then(SqlValue::as_str).unwrap_or_default()
+}
+
+/// Column `i` of a row as an unsigned integer (0 if it is not one).
+pub fn uint_at(row: &Row, i: usize) -> u64 {
+    row.get(i).and_then(SqlValue::as_u64).unwrap_or(0)
+}
+
 /// A round trip into the database (`/health`): `true` if `SELECT 1`
 /// answers 1.
 pub fn probe(sql: &impl Sql) -> Result<bool, SqlError> {

@@ -1,7 +1,9 @@
 //! The session rules on rusqlite, with the clock passed in.
 
 use super::*;
-use crate::auth::refresh::RefreshToken;
+use crate::auth::profile::{profile, set_display_name};
+use crate::auth::refresh::{RefreshToken, TokenKind};
+use crate::auth::tickets::{consume_ticket, issue_ticket, TICKET_TTL_MS};
 use crate::store::sqlite::Sqlite;
 
 const DAY: u64 = 86_400_000;

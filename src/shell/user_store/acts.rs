@@ -3,6 +3,7 @@
 
 use super::{Answer, UserStore};
 use crate::auth::sessions::{self, Whoami};
+use crate::auth::{profile, tickets};
 use crate::auth::{AuthError, SessionId};
 use crate::shell::calls::SessionAct;
 use crate::shell::{http, random};
@@ -38,12 +39,12 @@ impl UserStore {
             }
             SessionAct::Profile => self.profile(),
             SessionAct::SetProfile { display_name } => {
-                sessions::set_display_name(&self.db, display_name.as_deref())?;
+                profile::set_display_name(&self.db, display_name.as_deref())?;
                 self.profile()
             }
             SessionAct::Ticket => {
                 let ticket =
-                    sessions::issue_ticket(&self.db, me.user_id, &session, now, random::bytes()?)?;
+                    tickets::issue_ticket(&self.db, me.user_id, &session, now, random::bytes()?)?;
                 http::json(200, &ticket)
             }
             SessionAct::Export => self.export(&me),
@@ -56,7 +57,7 @@ impl UserStore {
     }
 
     fn profile(&self) -> Answer {
-        let p = sessions::profile(&self.db)?.ok_or(AuthError::InvalidToken)?;
+        let p = profile::profile(&self.db)?.ok_or(AuthError::InvalidToken)?;
         http::json(200, &p.answer())
     }
 }

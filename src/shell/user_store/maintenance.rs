@@ -11,7 +11,7 @@
 
 use super::UserStore;
 use crate::api_error::ApiError;
-use crate::auth::sessions;
+use crate::auth::{profile, sessions};
 use crate::shell::clock;
 use crate::shell::config::{var_u64, DEFAULT_REFRESH_TTL_SECS};
 use crate::shell::maintenance::{Schedule, LEFTOVER_DELAY_MS, MAX_COMPACTIONS_PER_RUN};
@@ -56,7 +56,7 @@ impl UserStore {
         let schedule = Schedule::load(&self.env);
         let now = clock::now_ms();
         self.alarm_set.set(false);
-        if sessions::profile(&self.db)?.is_none() {
+        if profile::profile(&self.db)?.is_none() {
             return Ok(()); // erased, or never held an account
         }
         let refresh_ttl_ms = var_u64(
