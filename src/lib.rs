@@ -7,6 +7,7 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod hex;
 pub mod limits;
 pub mod store;
 pub mod telemetry;

@@ -4,6 +4,9 @@
 
 mod account;
 mod accounts_api;
+mod caller;
+mod calls;
+mod clock;
 mod config;
 mod cors;
 mod do_sql;
@@ -17,11 +20,8 @@ mod sync_api;
 mod user_store;
 
 use crate::api_error::{ApiError, ErrorCode};
-use user_store::DeckOp;
+use calls::DeckOp;
 use worker::{event, Context, Env, Method, Request, Response, Result};
-
-/// Name of the `UserStore` object that `/health` probes (no user owns it).
-const HEALTH_OBJECT: &str = "health";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -137,10 +137,11 @@ async fn route(
         }
         ["sync", name] => {
             allow(&[Method::Get, Method::Post])?;
-            if *name != "full" && crate::views::View::parse(name).is_none() {
-                return Err(not_found());
-            }
-            sync_api::view(&mut req, env, name).await
+            let view = match *name {
+                "full" => None,
+                name => Some(crate::views::View::parse(name).ok_or_else(not_found)?),
+            };
+            sync_api::view(&mut req, env, view).await
         }
         ["user", "export"] => {
             allow(&[Method::Get])?;
@@ -156,8 +157,8 @@ fn not_found() -> ApiError {
 
 /// Answers only after a round trip into a `UserStore` object's SQLite.
 async fn health(env: &Env) -> std::result::Result<Response, ApiError> {
-    let stub = rpc::stub(env, user_store::BINDING, HEALTH_OBJECT)?;
-    let probe: serde_json::Value = rpc::call(&stub, "internal/health", &()).await?;
+    let stub = rpc::health_store(env)?;
+    let probe: serde_json::Value = rpc::call(&stub, &calls::StoreCall::Health).await?;
     if probe["sqlite"] != 1 {
         return Err(ApiError::new(ErrorCode::Internal, "storage probe failed"));
     }

@@ -1,5 +1,6 @@
-//! The UserStore engine: one user's Automerge documents on SQLite, synced
-//! with the user's devices over the automerge-repo protocol.
+//! The store engine ([`Engine`]), the heart of a `UserStore` object: one
+//! user's Automerge documents on SQLite, synced with the user's devices
+//! over the automerge-repo protocol.
 //!
 //! **Invariant:** sans-IO and Worker-agnostic: it knows nothing of
 //! `worker`, HTTP or WebSockets; it runs on any [`Sql`] and takes the time
@@ -17,7 +18,9 @@ pub mod sql;
 pub mod sqlite;
 
 pub use chunks::PART_BYTES;
-pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
-pub use engine::{Maintenance, UserStore, MAX_CHUNKS, MAX_LOADED_DOCS};
+pub use driver::{
+    split_replies, sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport,
+};
+pub use engine::{Engine, Maintenance, MAX_CHUNKS, MAX_LOADED_DOCS};
 pub use error::StoreError;
-pub use sql::{Row, Sql, SqlError, SqlValue};
+pub use sql::{probe, Row, Sql, SqlError, SqlValue};

@@ -97,7 +97,7 @@ pub fn error_code_of(body: &[u8]) -> Option<&'static str> {
 
 /// A request id: 32 hex digits of randomness the caller drew.
 pub fn request_id(random: [u8; 16]) -> String {
-    random.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&random)
 }
 
 /// True for a string [`request_id`] could have produced (ids passed from
@@ -222,7 +222,7 @@ impl SocketStats {
         let mut bits = self.sketch();
         let h = fnv1a(id.as_bytes()) as usize % DOC_BITS;
         bits[h / 8] |= 1 << (h % 8);
-        self.documents_sketch = bits.iter().map(|b| format!("{b:02x}")).collect();
+        self.documents_sketch = crate::hex::encode(&bits);
     }
 
     /// Distinct documents touched: exact until two ids share a bit, then

@@ -17,8 +17,9 @@ use myflashplay_client::{Docs, DocumentId, Replica, ReplicaError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One JSON view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One JSON view (named in the path as its lower-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum View {
     /// `Deck[]` with `markdown`.
     Decks,
@@ -220,15 +221,7 @@ fn apply_diff(r: &mut Replica, view: View, before: &Value, after: &Value) -> Res
             let after = after
                 .as_object()
                 .ok_or_else(|| shape("preferences must be an object"))?;
-            let mut old = BTreeMap::new();
-            let mut new = BTreeMap::new();
-            flatten("", before.as_object().unwrap_or(&Map::new()), &mut old);
-            flatten("", after, &mut new);
-            for (path, value) in new {
-                if old.get(&path) != Some(&value) {
-                    r.set_preference(&path, &value)?;
-                }
-            }
+            r.set_preferences(after, Some(before.as_object().unwrap_or(&Map::new())))?;
         }
         View::Starred => {
             let ids = |v: &Value| -> Result<BTreeSet<String>, ViewError> {
@@ -340,22 +333,6 @@ fn by_id(v: &Value, key: &str) -> Result<BTreeMap<String, Value>, ViewError> {
                 .ok_or_else(|| shape(format!("every item needs a string {key:?}")))
         })
         .collect()
-}
-
-fn flatten(prefix: &str, m: &Map<String, Value>, out: &mut BTreeMap<String, Value>) {
-    for (k, v) in m {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            Value::Object(inner) if !inner.is_empty() => flatten(&path, inner, out),
-            _ => {
-                out.insert(path, v.clone());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod worker;
 
 use device::Device;
 use myflashplay_client::replica::ReviewInput;
-use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, PROTOCOL_VERSION};
+use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use worker::Worker;
@@ -563,12 +563,7 @@ fn read_rejection(
 }
 
 fn join_frame(peer: &PeerId) -> Vec<u8> {
-    RepoMessage::Join {
-        sender_id: peer.clone(),
-        supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
-        peer_metadata: None,
-    }
-    .encode()
+    RepoMessage::join(peer).encode()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The UserStore engine on real SQLite, driven by real device clients.
+//! The store engine on real SQLite, driven by real device clients.
 
 use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::Transactable;
@@ -6,7 +6,7 @@ use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Sql, StoreError, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, Engine, Sql, StoreError};
 
 fn peer(s: &str) -> PeerId {
     PeerId::new(s).unwrap()
@@ -29,8 +29,8 @@ fn get(doc: &Automerge, key: &str) -> Option<i64> {
     doc.get(ROOT, key).unwrap().and_then(|(v, _)| v.as_i64())
 }
 
-fn store() -> UserStore<Sqlite> {
-    UserStore::open(Sqlite::in_memory().unwrap(), 1).unwrap()
+fn store() -> Engine<Sqlite> {
+    Engine::open(Sqlite::in_memory().unwrap(), 1).unwrap()
 }
 
 fn heads(docs: &Docs) -> Vec<(DocumentId, Vec<automerge::ChangeHash>)> {
@@ -98,11 +98,11 @@ fn restart_reloads_from_sqlite_and_changes_since_lists_only_changed() {
     edit(&mut docs, 1, "x", 1);
     edit(&mut docs, 2, "x", 2);
     let seq = {
-        let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
+        let mut server = Engine::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
         sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
         server.seq()
     };
-    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 2).unwrap();
+    let mut server = Engine::open(Sqlite::open(&dir).unwrap(), 2).unwrap();
     assert_eq!(server.seq(), seq);
     assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
     edit(&mut docs, 2, "x", 20);
@@ -141,7 +141,7 @@ fn deltas_are_small_and_compaction_bounds_chunks() {
     sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
     let sql = server.into_sql();
     let (_, snapshot_size) = chunk_stats_of(&sql);
-    let mut server = UserStore::open(sql, 2).unwrap();
+    let mut server = Engine::open(sql, 2).unwrap();
     // One small change on a freshly loaded document: a small delta, not
     // the whole history (save_after, never save_incremental).
     edit(&mut docs, 1, "one", 1);
@@ -154,7 +154,7 @@ fn deltas_are_small_and_compaction_bounds_chunks() {
         "delta of {} bytes",
         total - snapshot_size
     );
-    let mut server = UserStore::open(sql, 4).unwrap();
+    let mut server = Engine::open(sql, 4).unwrap();
     for i in 0..150 {
         edit(&mut docs, 1, "n", i);
         sync_until_quiet(5, &mut a, &mut docs, &mut server).unwrap();
@@ -162,11 +162,11 @@ fn deltas_are_small_and_compaction_bounds_chunks() {
     let sql = server.into_sql();
     let (count, _) = chunk_stats_of(&sql);
     assert!(count < 64, "{count} chunks");
-    let mut server = UserStore::open(sql, 6).unwrap();
+    let mut server = Engine::open(sql, 6).unwrap();
     server.force_compact(7).unwrap();
     let sql = server.into_sql();
     assert_eq!(chunk_stats_of(&sql).0, 1);
-    let mut server = UserStore::open(sql, 8).unwrap();
+    let mut server = Engine::open(sql, 8).unwrap();
     assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
     assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "n"), Some(149));
 }
@@ -252,7 +252,7 @@ fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashe
     // A crash mid-apply: the shell pre-marks the message (and makes that
     // durable), then the instance dies before the marker clears. In
     // production the same happens to a good message on a deploy or a kill.
-    let server = UserStore::open(Sqlite::in_memory().unwrap(), 1).unwrap();
+    let server = Engine::open(Sqlite::in_memory().unwrap(), 1).unwrap();
     assert!(server
         .pre_mark(1, &peer("a"), &sync_msg(data.clone(), id(1)))
         .unwrap());
@@ -260,7 +260,7 @@ fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashe
     assert!(!server
         .pre_mark(1, &peer("b"), &sync_msg(data.clone(), id(1)))
         .unwrap());
-    let mut server = UserStore::open(server.into_sql(), 2).unwrap();
+    let mut server = Engine::open(server.into_sql(), 2).unwrap();
     // One crash: the resend applies (the device's change is not stranded).
     server
         .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))
@@ -271,12 +271,12 @@ fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashe
     let bad = one_change_message("y", 2);
     let mut sql = server.into_sql();
     for now in [4, 5] {
-        let s = UserStore::open(sql, now).unwrap();
+        let s = Engine::open(sql, now).unwrap();
         s.pre_mark(now, &peer("a"), &sync_msg(bad.clone(), id(1)))
             .unwrap();
         sql = s.into_sql();
     }
-    let mut server = UserStore::open(sql, 6).unwrap();
+    let mut server = Engine::open(sql, 6).unwrap();
     let err = server
         .handle_message(7, &peer("a"), sync_msg(bad.clone(), id(1)))
         .unwrap_err();
@@ -305,7 +305,7 @@ fn no_marker_outlives_a_refused_message() {
     let sql = server.into_sql();
     assert_eq!(in_flight_rows(&sql), 0, "the refusal cleared its marker");
     // Reopening counts no crash: the refusal stays the checks' doing.
-    let mut server = UserStore::open(sql, 3).unwrap();
+    let mut server = Engine::open(sql, 3).unwrap();
     let err = server
         .handle_message(4, &peer("a"), sync_msg(data, id(1)))
         .unwrap_err();
@@ -390,7 +390,7 @@ fn device_refuses_hostile_server_bytes_and_recovers() {
 /// A well-formed change (valid checksum, decodable ops) that claims
 /// A store that holds document 1 from peer `a`, and a sync message whose
 /// one change names an actor the document has never seen.
-fn store_with_forged_message() -> (UserStore<Sqlite>, SyncClient, Docs, Vec<u8>) {
+fn store_with_forged_message() -> (Engine<Sqlite>, SyncClient, Docs, Vec<u8>) {
     let mut server = store();
     let mut a = SyncClient::new(peer("a"));
     let mut docs = Docs::new();
@@ -493,7 +493,7 @@ fn changes_waiting_for_a_missing_dependency_are_not_refused() {
 fn documents_over_one_mib_are_split_into_parts_and_reload() {
     let dir = std::env::temp_dir().join(format!("mfp-parts-{}", std::process::id()));
     let _ = std::fs::remove_file(&dir);
-    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
+    let mut server = Engine::open(Sqlite::open(&dir).unwrap(), 1).unwrap();
     let mut a = SyncClient::new(peer("a"));
     let mut docs = Docs::new();
     let mut d = AutoCommit::new();
@@ -532,7 +532,7 @@ fn documents_over_one_mib_are_split_into_parts_and_reload() {
         .iter()
         .all(|r| r[1].as_i64().unwrap() <= myflashplay_sync::store::PART_BYTES as i64));
     drop(sql);
-    let mut server = UserStore::open(Sqlite::open(&dir).unwrap(), 4).unwrap();
+    let mut server = Engine::open(Sqlite::open(&dir).unwrap(), 4).unwrap();
     assert_eq!(heads(&server.export_docs().unwrap()), heads(&docs));
     let _ = std::fs::remove_file(&dir);
 }
@@ -613,14 +613,14 @@ fn a_backlog_larger_than_one_message_syncs_both_ways() {
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
 
-fn count(server: UserStore<Sqlite>, table: &str) -> (UserStore<Sqlite>, i64) {
+fn count(server: Engine<Sqlite>, table: &str) -> (Engine<Sqlite>, i64) {
     let sql = server.into_sql();
     let n = sql
         .query(&format!("SELECT COUNT(*) FROM {table}"), &[])
         .unwrap()[0][0]
         .as_i64()
         .unwrap();
-    (UserStore::open(sql, 0).unwrap(), n)
+    (Engine::open(sql, 0).unwrap(), n)
 }
 
 #[test]

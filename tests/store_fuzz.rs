@@ -7,7 +7,7 @@ use automerge::Automerge;
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, Engine};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -30,8 +30,8 @@ fn doc_id() -> DocumentId {
     DocumentId::from_bytes([4; 16])
 }
 
-fn store_with(doc: &Automerge) -> UserStore<Sqlite> {
-    let mut store = UserStore::open(Sqlite::in_memory().unwrap(), 1).unwrap();
+fn store_with(doc: &Automerge) -> Engine<Sqlite> {
+    let mut store = Engine::open(Sqlite::in_memory().unwrap(), 1).unwrap();
     let mut docs = Docs::new();
     docs.insert(doc_id(), doc.clone());
     let mut x = SyncClient::new(PeerId::new("x").unwrap());
@@ -91,8 +91,8 @@ fn unmutated_messages_apply() {
 }
 
 /// A store on a SQLite file (so that a "restart" can reopen it).
-fn store_on_file(doc: &Automerge, path: &std::path::Path) -> UserStore<Sqlite> {
-    let mut store = UserStore::open(Sqlite::open(path).unwrap(), 1).unwrap();
+fn store_on_file(doc: &Automerge, path: &std::path::Path) -> Engine<Sqlite> {
+    let mut store = Engine::open(Sqlite::open(path).unwrap(), 1).unwrap();
     let mut docs = Docs::new();
     docs.insert(doc_id(), doc.clone());
     let mut x = SyncClient::new(PeerId::new("x").unwrap());
@@ -148,13 +148,13 @@ proptest! {
             drop(store);
             // One crash may be a kill or a deploy: the resend is tried once
             // more (and crashes again, the same bytes on the same state).
-            let mut reopened = UserStore::open(Sqlite::open(&path).unwrap(), 3).unwrap();
+            let mut reopened = Engine::open(Sqlite::open(&path).unwrap(), 3).unwrap();
             let retried = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 reopened.handle_message(3, &y, sync_from_y(bytes.clone())).is_ok()
             }));
             prop_assert!(retried.is_err(), "the same bytes did not crash again");
             drop(reopened);
-            let mut reopened = UserStore::open(Sqlite::open(&path).unwrap(), 4).unwrap();
+            let mut reopened = Engine::open(Sqlite::open(&path).unwrap(), 4).unwrap();
             let again = reopened.handle_message(4, &y, sync_from_y(bytes));
             prop_assert!(
                 matches!(again, Err(myflashplay_sync::store::StoreError::Poisoned(_))),

@@ -52,13 +52,6 @@ pub struct Credentials {
     pub device_name: Option<String>,
 }
 
-impl Credentials {
-    /// The prehash text, to pass on to the object that verifies it.
-    pub fn prehash_text(&self) -> String {
-        self.prehash.text()
-    }
-}
-
 impl CredentialsBody {
     /// Checks every field.
     pub fn validate(self) -> Result<Credentials, AuthError> {

@@ -14,9 +14,24 @@ const P_COST: u32 = 1;
 /// unknown email verify against it, so they cost what a wrong password costs.
 pub const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$bXlmbGFzaHBsYXktZHVtbXk$3ZyWk6Yb6JqV4yiTnB8s6m0kqQ7GdQ2b8xX3pH1s1ZQ";
 
-/// A validated client prehash (43 base64url characters).
-#[derive(Clone, PartialEq, Eq)]
+/// A validated client prehash (43 base64url characters). Crosses from the
+/// Worker to the `Account` object as its text, checked again on arrival.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Prehash(String);
+
+impl TryFrom<String> for Prehash {
+    type Error = AuthError;
+    fn try_from(s: String) -> Result<Self, AuthError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Prehash> for String {
+    fn from(p: Prehash) -> Self {
+        p.0
+    }
+}
 
 impl Prehash {
     /// Accepts exactly what docs/api.md calls a prehash, nothing else.
@@ -32,11 +47,6 @@ impl Prehash {
 
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
-    }
-
-    /// The prehash text, to pass on to the object that verifies it.
-    pub fn text(&self) -> String {
-        self.0.clone()
     }
 }
 

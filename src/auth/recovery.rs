@@ -90,7 +90,7 @@ impl RecoveryCode {
         h.update(user_id.as_bytes());
         h.update(b":");
         h.update(self.0.as_bytes());
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&h.finalize())
     }
 }
 

@@ -3,11 +3,10 @@
 //! a SHA-256 hash. The token names its user and session so the Worker can
 //! route it to the right `UserStore` without a lookup table.
 
-use super::AuthError;
+use super::{AuthError, SessionId, UserId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 /// What an opaque token is for; each kind has its own prefix, so one can
 /// never be used as the other.
@@ -37,24 +36,29 @@ pub struct OpaqueToken {
     /// What the token is for.
     pub kind: TokenKind,
     /// The user whose `UserStore` holds the session.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The session it refreshes.
-    pub session_id: String,
+    pub session_id: SessionId,
     secret: [u8; 32],
 }
 
 impl OpaqueToken {
     /// A new refresh token for a session from 32 random bytes.
-    pub fn new(user_id: Uuid, session_id: &str, secret: [u8; 32]) -> Self {
+    pub fn new(user_id: UserId, session_id: &SessionId, secret: [u8; 32]) -> Self {
         Self::of_kind(TokenKind::Refresh, user_id, session_id, secret)
     }
 
     /// A new token of `kind` for a session from 32 random bytes.
-    pub fn of_kind(kind: TokenKind, user_id: Uuid, session_id: &str, secret: [u8; 32]) -> Self {
+    pub fn of_kind(
+        kind: TokenKind,
+        user_id: UserId,
+        session_id: &SessionId,
+        secret: [u8; 32],
+    ) -> Self {
         Self {
             kind,
             user_id,
-            session_id: session_id.to_owned(),
+            session_id: session_id.clone(),
             secret,
         }
     }
@@ -64,7 +68,7 @@ impl OpaqueToken {
         format!(
             "{}.{}.{}.{}",
             self.kind.prefix(),
-            self.user_id.simple(),
+            self.user_id.uuid().simple(),
             self.session_id,
             URL_SAFE_NO_PAD.encode(self.secret)
         )
@@ -93,10 +97,8 @@ impl OpaqueToken {
         if prefix != kind.prefix() {
             return Err(AuthError::InvalidToken);
         }
-        let user_id = Uuid::try_parse(user).map_err(|_| AuthError::InvalidToken)?;
-        if !super::session_id::is_session_id(session) {
-            return Err(AuthError::InvalidToken);
-        }
+        let user_id = UserId::parse(user).ok_or(AuthError::InvalidToken)?;
+        let session_id = SessionId::parse(session).ok_or(AuthError::InvalidToken)?;
         let secret: [u8; 32] = URL_SAFE_NO_PAD
             .decode(secret)
             .ok()
@@ -105,7 +107,7 @@ impl OpaqueToken {
         Ok(Self {
             kind,
             user_id,
-            session_id: session.to_owned(),
+            session_id,
             secret,
         })
     }
@@ -113,25 +115,25 @@ impl OpaqueToken {
     /// What the store keeps: hex SHA-256 of the secret (it is random and
     /// long, so a fast hash suffices).
     pub fn hash(&self) -> String {
-        hex(&Sha256::digest(self.secret))
+        crate::hex::encode(&Sha256::digest(self.secret))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn uid() -> UserId {
+        UserId::from(uuid::Uuid::from_u128(7))
+    }
+
+    fn sid() -> SessionId {
+        SessionId::parse("s_0123456789abcdef0123456789abcdef").unwrap()
+    }
+
     #[test]
     fn round_trip() {
-        let t = RefreshToken::new(
-            Uuid::from_u128(7),
-            "s_0123456789abcdef0123456789abcdef",
-            [3; 32],
-        );
+        let t = RefreshToken::new(uid(), &sid(), [3; 32]);
         let parsed = RefreshToken::parse(&t.encode()).unwrap();
         assert_eq!(parsed, t);
         assert_eq!(parsed.hash(), t.hash());
@@ -140,24 +142,17 @@ mod tests {
 
     #[test]
     fn kinds_do_not_mix() {
-        let uid = Uuid::from_u128(7);
-        let sid = "s_0123456789abcdef0123456789abcdef";
-        let ticket = OpaqueToken::of_kind(TokenKind::Ticket, uid, sid, [1; 32]).encode();
+        let ticket = OpaqueToken::of_kind(TokenKind::Ticket, uid(), &sid(), [1; 32]).encode();
         assert!(ticket.starts_with("mft1."));
         assert!(OpaqueToken::parse(&ticket).is_err());
         assert!(OpaqueToken::parse_kind(TokenKind::Ticket, &ticket).is_ok());
-        let refresh = OpaqueToken::new(uid, sid, [1; 32]).encode();
+        let refresh = OpaqueToken::new(uid(), &sid(), [1; 32]).encode();
         assert!(OpaqueToken::parse_kind(TokenKind::Ticket, &refresh).is_err());
     }
 
     #[test]
     fn rejects_tampering() {
-        let t = RefreshToken::new(
-            Uuid::from_u128(7),
-            "s_0123456789abcdef0123456789abcdef",
-            [3; 32],
-        )
-        .encode();
+        let t = RefreshToken::new(uid(), &sid(), [3; 32]).encode();
         for bad in [
             String::new(),
             t.replace("mfr1", "mfr2"),

@@ -9,7 +9,7 @@
 //! key logs nobody out; a `kid` naming neither is refused. A token without
 //! `kid` (issued before key ids existed) is tried against both keys.
 
-use super::AuthError;
+use super::{AuthError, SessionId, UserId};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,17 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, seconds since the epoch.
     pub exp: u64,
+}
+
+impl Claims {
+    /// The user and session the token names (a token we signed always
+    /// names valid ones; anything else is an invalid token).
+    pub fn ids(&self) -> Result<(UserId, SessionId), AuthError> {
+        Ok((
+            UserId::parse(&self.sub).ok_or(AuthError::InvalidToken)?,
+            SessionId::parse(&self.sid).ok_or(AuthError::InvalidToken)?,
+        ))
+    }
 }
 
 /// A signing secret with its key id, checked once per request.
@@ -71,10 +82,7 @@ fn key_id(key: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"myflashplay-jwt-kid-v1:");
     h.update(key);
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&h.finalize()[..8])
 }
 
 /// The keys in use: tokens are signed with `current`; `previous` (the key
@@ -123,19 +131,20 @@ impl From<Secret> for Keys {
     }
 }
 
-/// Signs an access token for `sub`/`sid` valid for `ttl_secs` from `now_secs`.
+/// Signs an access token for a user's session valid for `ttl_secs` from
+/// `now_secs`.
 pub fn issue(
     secret: &Secret,
-    sub: &str,
-    sid: &str,
+    user: UserId,
+    session: &SessionId,
     now_secs: u64,
     ttl_secs: u64,
 ) -> Result<(String, Claims), AuthError> {
     let claims = Claims {
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
-        sub: sub.into(),
-        sid: sid.into(),
+        sub: user.to_string(),
+        sid: session.as_str().into(),
         iat: now_secs,
         exp: now_secs + ttl_secs,
     };
@@ -185,6 +194,14 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
 
+    fn user() -> UserId {
+        UserId::new(1_700_000_000_000, [1; 10])
+    }
+
+    fn session() -> SessionId {
+        SessionId::new([2; 16])
+    }
+
     const K1: &str = "0123456789abcdef0123456789abcdef";
     const K2: &str = "fedcba9876543210fedcba9876543210-new";
 
@@ -199,7 +216,7 @@ mod tests {
     #[test]
     fn tokens_name_their_key_and_rotation_keeps_them_valid() {
         let old = secret();
-        let (t, c) = issue(&old, "u1", "s1", 1000, 900).unwrap();
+        let (t, c) = issue(&old, user(), &session(), 1000, 900).unwrap();
         let header = jsonwebtoken::decode_header(&t).unwrap();
         assert_eq!(header.kid.as_deref(), Some(old.kid()));
         assert_eq!(old.kid().len(), 16);
@@ -212,7 +229,7 @@ mod tests {
             c,
             "previous key accepted"
         );
-        let (t2, _) = issue(&rotated.current, "u1", "s1", 1000, 900).unwrap();
+        let (t2, _) = issue(&rotated.current, user(), &session(), 1000, 900).unwrap();
         assert!(verify(&rotated, &t2, 1001).is_ok());
 
         // Once the previous key is removed, its tokens are refused.
@@ -261,7 +278,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_expiry() {
-        let (t, c) = issue(&secret(), "u1", "s1", 1000, 900).unwrap();
+        let (t, c) = issue(&secret(), user(), &session(), 1000, 900).unwrap();
         assert_eq!(verify(&keys(), &t, 1899).unwrap(), c);
         assert!(matches!(
             verify(&keys(), &t, 1900),
@@ -277,7 +294,7 @@ mod tests {
 
     #[test]
     fn other_secret_fails() {
-        let (t, _) = issue(&secret(), "u1", "s1", 1000, 900).unwrap();
+        let (t, _) = issue(&secret(), user(), &session(), 1000, 900).unwrap();
         let other = Secret::new(Some("another-secret-another-secret-xx")).unwrap();
         assert!(matches!(
             verify(&other.into(), &t, 1001),

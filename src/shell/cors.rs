@@ -21,7 +21,7 @@ pub(crate) fn preflight(allowed: Option<&str>) -> Result<Response, ApiError> {
         return Err(ApiError::new(ErrorCode::Forbidden, "origin not allowed"));
     };
     let headers = Headers::new();
-    let set = |k: &str, v: &str| headers.set(k, v).map_err(http::internal);
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(ApiError::internal);
     set(
         "access-control-allow-methods",
         "GET, POST, PUT, DELETE, OPTIONS",

@@ -1,21 +1,30 @@
-//! The store engine's `Sql` trait over a Durable Object's SQLite
-//! (`ctx.storage.sql`), with `transactionSync` for all-or-nothing writes.
+//! The `Sql` trait over a Durable Object's SQLite (`ctx.storage.sql`),
+//! with `transactionSync` for all-or-nothing writes: the engine, the
+//! session rules and the account rules all run on it.
+//!
+//! **Invariant:** the only shell file that holds SQL text or runs it.
 
 use crate::store::{Row, Sql, SqlError, SqlValue};
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{js_sys, SqlStorage, SqlStorageValue};
+use worker::{js_sys, SqlStorage, SqlStorageValue, State};
 
 /// The object's SQLite plus the storage handle that owns `transactionSync`.
+#[derive(Clone)]
 pub(crate) struct DoSql {
     sql: SqlStorage,
     storage: JsValue,
 }
 
 impl DoSql {
-    /// `storage` is `ctx.storage` as a JS value (for `transactionSync`).
-    pub(crate) fn new(sql: SqlStorage, storage: JsValue) -> Self {
-        Self { sql, storage }
+    /// The SQLite of the object whose state is `state`.
+    pub(crate) fn of(state: &State) -> Self {
+        let storage = state.storage();
+        let raw: &JsValue = storage.as_raw().as_ref();
+        Self {
+            sql: storage.sql(),
+            storage: raw.clone(),
+        }
     }
 }
 

@@ -5,30 +5,33 @@ use crate::api_error::{ApiError, ErrorCode};
 use serde::Serialize;
 use worker::{Headers, Request, Response};
 
-/// Request bodies larger than this are refused (docs/api.md Limits).
-pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Request bodies larger than this are refused (docs/api.md Limits: the
+/// same 1 MiB as a sync frame or batch).
+pub(crate) const MAX_BODY_BYTES: usize = myflashplay_client::sync::MAX_FRAME_BYTES;
 
 /// A JSON response with `status`.
 pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
-    let text = serde_json::to_string(body).map_err(internal)?;
+    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
-        .map_err(internal)?;
+        .map_err(ApiError::internal)?;
     Response::ok(text)
         .map(|r| r.with_status(status).with_headers(headers))
-        .map_err(internal)
+        .map_err(ApiError::internal)
 }
 
 /// An empty 204.
 pub(crate) fn no_content() -> Result<Response, ApiError> {
     Response::empty()
         .map(|r| r.with_status(204))
-        .map_err(internal)
+        .map_err(ApiError::internal)
 }
 
-/// The error as `{"error": {...}}` with its status (and `Retry-After`).
+/// The error as `{"error": {...}}` with its status (and `Retry-After`);
+/// an internal error's cause goes to the log here.
 pub(crate) fn error_response(err: &ApiError) -> Response {
+    log_cause(err);
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     if let Some(secs) = err.retry_after {
@@ -43,10 +46,11 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
     }
 }
 
-/// A platform fault, logged and reported as `internal` without details.
-pub(crate) fn internal(err: impl std::fmt::Display) -> ApiError {
-    worker::console_error!("internal error: {err}");
-    ApiError::new(ErrorCode::Internal, "internal error")
+/// Logs what went wrong inside, if anything (never sent to the client).
+pub(crate) fn log_cause(err: &ApiError) {
+    if let Some(cause) = &err.cause {
+        worker::console_error!("internal error: {cause}");
+    }
 }
 
 /// Reads a JSON body: `application/json` only, at most 1 MiB.

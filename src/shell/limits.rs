@@ -7,7 +7,7 @@
 //! per location). The registration window (per address, per hour) and the
 //! per-user budget are kept by Durable Objects and are exact everywhere.
 
-use super::{accounts_api, config};
+use super::{caller, config};
 use crate::api_error::ApiError;
 use crate::limits::{Budget, DEFAULT_REQUESTS_PER_IP_PER_MINUTE, MINUTE_MS};
 use std::cell::RefCell;
@@ -25,8 +25,8 @@ pub(crate) fn spend(req: &Request, env: &Env) -> Result<(), ApiError> {
         "REQUESTS_PER_IP_PER_MINUTE",
         DEFAULT_REQUESTS_PER_IP_PER_MINUTE,
     );
-    let ip = accounts_api::client_ip(req);
-    let now_ms = super::random::now_ms();
+    let ip = caller::client_ip(req);
+    let now_ms = super::clock::now_ms();
     PER_IP
         .with(|b| b.borrow_mut().take(&ip, limit, MINUTE_MS, now_ms))
         .map_err(ApiError::rate_limited)

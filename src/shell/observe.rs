@@ -5,14 +5,12 @@
 //! `METRICS_ECHO` is `1` (local development, where workerd accepts the
 //! write but keeps nothing), the data point goes into the log line too.
 
-use super::random;
+use super::{clock, random};
 use crate::telemetry::{self, DataPoint, RequestLine, SocketLine};
 use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response};
 
 /// The answer header naming the request (docs/api.md v1.1).
 pub(crate) const REQUEST_ID: &str = "x-request-id";
-/// The request id as the Worker passes it to an object.
-pub(crate) const FORWARDED_ID: &str = "x-mfp-request-id";
 /// A `UserStore` batch answer: changes stored (read, then removed here).
 pub(crate) const CHANGES: &str = "x-mfp-changes";
 /// A `UserStore` batch answer: why it refused the batch.
@@ -45,14 +43,14 @@ pub(crate) fn start(req: &Request) -> Started {
         method: telemetry::method_name(req.method().as_ref()),
         route: telemetry::route_template(&req.path()),
         bytes_in,
-        at_ms: random::now_ms(),
+        at_ms: clock::now_ms(),
     }
 }
 
 fn new_request_id() -> String {
     let bytes = random::bytes::<16>().unwrap_or_else(|_| {
         let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&random::now_ms().to_be_bytes());
+        b[..8].copy_from_slice(&clock::now_ms().to_be_bytes());
         b
     });
     telemetry::request_id(bytes)
@@ -109,7 +107,7 @@ pub(crate) async fn finish(env: &Env, started: Started, mut response: Response) 
             Err(_) => response,
         }
     };
-    line.duration_ms = random::now_ms().saturating_sub(started.at_ms);
+    line.duration_ms = clock::now_ms().saturating_sub(started.at_ms);
     let point = line.data_point();
     line.metrics = echo(env, &point);
     log(&line);

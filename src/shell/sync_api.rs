@@ -3,17 +3,16 @@
 //! views. Each authenticates, then forwards to the caller's own
 //! `UserStore`.
 
+use super::caller::{self, Caller};
+use super::calls::{DeckOp, SessionAct, SocketAuth, StoreCall, SUBPROTOCOL};
 use super::config::Config;
-use super::user_store::{self, DeckCall, DeckOp, SessionCall, ViewCall};
-use super::{accounts_api, http, observe, random, rpc};
+use super::{clock, http, observe, rpc};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::auth::refresh::{OpaqueToken, TokenKind};
 use crate::auth::tokens;
 use crate::auth::AuthError;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
-
-/// The subprotocol the server selects.
-pub(crate) const SUBPROTOCOL: &str = "myflashplay-sync.v1";
+use crate::views::View;
+use worker::{Env, Headers, Method, Request, Response};
 
 type Answer = Result<Response, ApiError>;
 
@@ -27,13 +26,6 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
         ));
     }
     let config = Config::load(env)?;
-    let headers = Headers::new();
-    headers
-        .set("upgrade", "websocket")
-        .map_err(http::internal)?;
-    headers
-        .set(observe::FORWARDED_ID, request_id)
-        .map_err(http::internal)?;
     let protocols = req
         .headers()
         .get("sec-websocket-protocol")
@@ -47,34 +39,34 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
             .find(|(k, _)| k == "ticket")
             .map(|(_, v)| v.into_owned())
     });
-    let user_id = match (bearer, ticket) {
+    let subprotocol = offered.contains(&SUBPROTOCOL);
+    let (user_id, auth) = match (bearer, ticket) {
         (Some(token), _) => {
-            if !offered.contains(&SUBPROTOCOL) {
+            if !subprotocol {
                 return Err(ApiError::new(
                     ErrorCode::BadRequest,
                     format!("offer the {SUBPROTOCOL} subprotocol"),
                 ));
             }
-            let claims = tokens::verify(&config.keys, token, random::now_ms() / 1000)?;
-            headers
-                .set("x-mfp-sid", &claims.sid)
-                .map_err(http::internal)?;
-            headers
-                .set("x-mfp-subprotocol", "1")
-                .map_err(http::internal)?;
-            claims.sub
+            let claims = tokens::verify(&config.keys, token, clock::now_ms() / 1000)?;
+            let caller = Caller::of(&claims)?;
+            (
+                caller.user_id,
+                SocketAuth::Token {
+                    session: caller.session,
+                },
+            )
         }
         (None, Some(ticket)) => {
             let t = OpaqueToken::parse_kind(TokenKind::Ticket, &ticket)?;
-            headers
-                .set("x-mfp-ticket", &format!("{}:{}", t.session_id, t.hash()))
-                .map_err(http::internal)?;
-            if offered.contains(&SUBPROTOCOL) {
-                headers
-                    .set("x-mfp-subprotocol", "1")
-                    .map_err(http::internal)?;
-            }
-            t.user_id.to_string()
+            let hash = t.hash();
+            (
+                t.user_id,
+                SocketAuth::Ticket {
+                    session: t.session_id,
+                    hash,
+                },
+            )
         }
         (None, None) => {
             return Err(ApiError::new(
@@ -83,31 +75,32 @@ pub(crate) async fn websocket(req: &Request, env: &Env, request_id: &str) -> Ans
             ))
         }
     };
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let forward = Request::new_with_init("https://object/ws", &init).map_err(http::internal)?;
-    let stub = rpc::stub(env, user_store::BINDING, &user_id)?;
-    let res = stub
-        .fetch_with_request(forward)
-        .await
-        .map_err(http::internal)?;
+    let call = StoreCall::Socket {
+        auth,
+        subprotocol,
+        request_id: request_id.to_owned(),
+    };
+    let headers = Headers::new();
+    headers
+        .set("upgrade", "websocket")
+        .map_err(ApiError::internal)?;
+    let stub = rpc::user_store(env, user_id)?;
+    let res = rpc::call_beside(&stub, &call, Method::Get, headers, None).await?;
     if res.status_code() == 101 {
         return Ok(res);
     }
-    Err(rpc::relay_error_response(res).await)
+    Err(rpc::relay_error(res).await)
 }
 
 /// `POST /sync/ticket`.
 pub(crate) async fn ticket(req: &Request, env: &Env) -> Answer {
-    let (claims, store) = accounts_api::authenticated(req, env).await?;
-    let answer: serde_json::Value =
-        rpc::call(&store, "sync/ticket", &session_call(&claims.sid)).await?;
-    http::json(200, &answer)
+    let (caller, store) = caller::authenticated(req, env).await?;
+    caller.ask(&store, SessionAct::Ticket).await
 }
 
 /// `POST /sync`: `application/cbor`, at most 1 MiB.
 pub(crate) async fn batch(req: &mut Request, env: &Env) -> Answer {
-    let (claims, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let ctype = req.headers().get("content-type").ok().flatten();
     if !ctype.is_some_and(|c| c.trim().eq_ignore_ascii_case("application/cbor")) {
         return Err(ApiError::new(
@@ -116,32 +109,27 @@ pub(crate) async fn batch(req: &mut Request, env: &Env) -> Answer {
         ));
     }
     let body = http::body_bytes(req).await?;
-    let headers = Headers::new();
-    headers
-        .set("x-mfp-sid", &claims.sid)
-        .map_err(http::internal)?;
-    let mut init = RequestInit::new();
     let array = worker::js_sys::Uint8Array::from(body.as_slice());
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(array.into()));
-    let forward =
-        Request::new_with_init("https://object/sync/batch", &init).map_err(http::internal)?;
-    let res = store
-        .fetch_with_request(forward)
-        .await
-        .map_err(http::internal)?;
+    let call = caller.call(SessionAct::Batch);
+    let res = rpc::call_beside(
+        &store,
+        &call,
+        Method::Post,
+        Headers::new(),
+        Some(array.into()),
+    )
+    .await?;
     // A refusal keeps the object's answer (same error shape) so that its
     // reason reaches the request's log line.
     if res.status_code() == 200 || res.headers().has(observe::REJECTION).unwrap_or(false) {
         return Ok(res);
     }
-    Err(rpc::relay_error_response(res).await)
+    Err(rpc::relay_error(res).await)
 }
 
 /// `GET /sync/changes?since=<seq>`.
 pub(crate) async fn changes(req: &Request, env: &Env) -> Answer {
-    let (claims, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let since = match req.url().ok().and_then(|u| {
         u.query_pairs()
             .find(|(k, _)| k == "since")
@@ -155,15 +143,13 @@ pub(crate) async fn changes(req: &Request, env: &Env) -> Answer {
             )
         })?,
     };
-    let mut call = session_call(&claims.sid);
-    call.since = Some(since);
-    let answer: serde_json::Value = rpc::call(&store, "sync/changes", &call).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::Changes { since }).await
 }
 
-/// `GET|POST /sync/{decks,achievements,progress,starred,preferences,full}`.
-pub(crate) async fn view(req: &mut Request, env: &Env, name: &str) -> Answer {
-    let (claims, store) = accounts_api::authenticated(req, env).await?;
+/// `GET|POST /sync/{decks,achievements,progress,starred,preferences,full}`
+/// (`view: None` for `full`).
+pub(crate) async fn view(req: &mut Request, env: &Env, view: Option<View>) -> Answer {
+    let (caller, store) = caller::authenticated(req, env).await?;
     let body = if req.method() == Method::Post {
         let bytes = http::json_body(req).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
@@ -172,13 +158,7 @@ pub(crate) async fn view(req: &mut Request, env: &Env, name: &str) -> Answer {
     } else {
         None
     };
-    let call = ViewCall {
-        session: session_call(&claims.sid),
-        view: (name != "full").then(|| name.to_owned()),
-        body,
-    };
-    let answer: serde_json::Value = rpc::call(&store, "sync/view", &call).await?;
-    http::json(200, &answer)
+    caller.ask(&store, SessionAct::View { view, body }).await
 }
 
 /// `/sync/decks/{deck_id}` (`?version=`), `…/history?limit=&before=`,
@@ -190,7 +170,7 @@ pub(crate) async fn deck(
     deck_id: Option<&str>,
     op: DeckOp,
 ) -> Answer {
-    let (claims, store) = accounts_api::authenticated(req, env).await?;
+    let (caller, store) = caller::authenticated(req, env).await?;
     let bad = |m: &str| ApiError::new(ErrorCode::ValidationFailed, m.to_owned());
     if let Some(id) = deck_id {
         if id.is_empty() || id.len() > myflashplay_client::model::limits::MAX_ID_BYTES {
@@ -221,22 +201,12 @@ pub(crate) async fn deck(
                 .to_owned(),
         );
     }
-    let call = DeckCall {
-        session: session_call(&claims.sid),
+    let act = SessionAct::Deck {
         op,
         deck_id: deck_id.map(str::to_owned),
         version,
         limit,
         before: param("before"),
     };
-    let answer: serde_json::Value = rpc::call(&store, "sync/deck", &call).await?;
-    http::json(200, &answer)
-}
-
-fn session_call(sid: &str) -> SessionCall {
-    SessionCall {
-        sid: sid.to_owned(),
-        now_ms: random::now_ms(),
-        ..SessionCall::default()
-    }
+    caller.ask(&store, act).await
 }

@@ -1,8 +1,8 @@
-//! The UserStore engine: one user's documents, sync with that user's
+//! The store engine (`Engine`): one user's documents, sync with that user's
 //! devices, persistence over [`Sql`].
 //!
-//! Driving it: the shell calls [`UserStore::open`] when the Durable Object
-//! starts, then [`UserStore::handle_message`] for each decoded
+//! Driving it: the shell calls [`Engine::open`] when the Durable Object
+//! starts, then [`Engine::handle_message`] for each decoded
 //! [`RepoMessage`] of an authenticated peer, and sends every returned
 //! message to its `targetId` (the sender, or another of the user's live
 //! peers when a change must be pushed). Replies are returned only after the
@@ -55,7 +55,7 @@ struct Loaded {
 }
 
 /// One user's store.
-pub struct UserStore<S: Sql> {
+pub struct Engine<S: Sql> {
     sql: S,
     server_id: PeerId,
     seq: u64,
@@ -91,7 +91,7 @@ fn heads_from_blob(b: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
-impl<S: Sql> UserStore<S> {
+impl<S: Sql> Engine<S> {
     /// Opens the store: creates the tables, reads the change sequence and
     /// turns any in-flight marker left by a crash into a refusal of that
     /// message. Documents load lazily.
@@ -219,7 +219,7 @@ impl<S: Sql> UserStore<S> {
     /// Writes the crash marker of a message carrying changes *before* it
     /// is handled, so the caller can make the write durable first (a
     /// Durable Object awaits `storage.sync()`): an abort while applying then
-    /// cannot lose the marker. [`UserStore::handle_message`] marks again
+    /// cannot lose the marker. [`Engine::handle_message`] marks again
     /// (idempotently) and clears it. Returns whether anything was marked.
     pub fn pre_mark(&self, now: u64, peer: &PeerId, msg: &RepoMessage) -> Result<bool, StoreError> {
         let (RepoMessage::Sync(m) | RepoMessage::Request(m)) = msg else {
@@ -399,7 +399,7 @@ impl<S: Sql> UserStore<S> {
     }
 
     /// Refuses a message: the peer's sync state starts afresh, and a crash
-    /// marker written for it (by [`UserStore::pre_mark`]) goes, since the
+    /// marker written for it (by [`Engine::pre_mark`]) goes, since the
     /// message will not be applied: a marker left behind would count as a
     /// crash at the next start of the object.
     fn reject(

@@ -48,6 +48,23 @@ pub trait Sql {
     ) -> Result<T, E>;
 }
 
+/// Column `i` of a row as text (`""` if it is not text).
+pub fn text_at(row: &Row, i: usize) -> &str {
+    row.get(i).and_then(SqlValue::as_str).unwrap_or_default()
+}
+
+/// Column `i` of a row as an unsigned integer (0 if it is not one).
+pub fn uint_at(row: &Row, i: usize) -> u64 {
+    row.get(i).and_then(SqlValue::as_u64).unwrap_or(0)
+}
+
+/// A round trip into the database (`/health`): `true` if `SELECT 1`
+/// answers 1.
+pub fn probe(sql: &impl Sql) -> Result<bool, SqlError> {
+    let rows = sql.query("SELECT 1", &[])?;
+    Ok(rows.first().and_then(|r| r.first()) == Some(&SqlValue::Integer(1)))
+}
+
 impl SqlValue {
     /// The integer, or `None` for any other type.
     pub fn as_i64(&self) -> Option<i64> {
@@ -55,6 +72,16 @@ impl SqlValue {
             Self::Integer(i) => Some(*i),
             _ => None,
         }
+    }
+
+    /// The integer if it is not negative, or `None`.
+    pub fn as_u64(&self) -> Option<u64> {
+        self.as_i64().and_then(|i| u64::try_from(i).ok())
+    }
+
+    /// An unsigned count or time as an integer (saturating at `i64::MAX`).
+    pub fn uint(v: u64) -> Self {
+        Self::Integer(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     /// The bytes of a blob (or of text), or `None`.

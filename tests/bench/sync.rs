@@ -7,7 +7,7 @@ use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
 use myflashplay_client::sync::{PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, UserStore, MAX_LOADED_DOCS};
+use myflashplay_sync::store::{sync_until_quiet, Engine, MAX_LOADED_DOCS};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -144,7 +144,7 @@ fn main() {
     );
 
     // Device A uploads everything to an empty store.
-    let mut server = UserStore::open(Sqlite::open(&dir).expect("db"), 1).expect("store");
+    let mut server = Engine::open(Sqlite::open(&dir).expect("db"), 1).expect("store");
     let mut a = SyncClient::new(peer("device-a"));
     let base = mark();
     let t = Instant::now();
@@ -160,7 +160,7 @@ fn main() {
     drop(server);
 
     // Server restart; cold load of one deck document.
-    let mut server = UserStore::open(Sqlite::open(&dir).expect("db"), 3).expect("store");
+    let mut server = Engine::open(Sqlite::open(&dir).expect("db"), 3).expect("store");
     let mut loads = Vec::new();
     let mut load_peak: f64 = 0.0;
     for (id, _) in &edit_docs {
@@ -302,7 +302,7 @@ fn timed_sync(
     now: u64,
     client: &mut SyncClient,
     docs: &mut Docs,
-    server: &mut UserStore<Sqlite>,
+    server: &mut Engine<Sqlite>,
 ) -> (Duration, (usize, usize)) {
     let mut spent = Duration::ZERO;
     let (mut rounds, mut bytes) = (0, 0);

@@ -1,4 +1,4 @@
-//! The real server for scenarios: the UserStore engine (`src/store/`) on a
+//! The real server for scenarios: the store engine (`src/store/`) on a
 //! SQLite file, driven by each device's `SyncClient` through the sync
 //! driver, so `sync` steps exchange the real protocol messages.
 
@@ -6,7 +6,7 @@ use super::server::ServerHarness;
 use myflashplay_client::sync::{PeerId, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, UserStore};
+use myflashplay_sync::store::{sync_until_quiet, Engine};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 /// client per device.
 pub struct StoreServer {
     path: PathBuf,
-    store: Option<UserStore<Sqlite>>,
+    store: Option<Engine<Sqlite>>,
     clients: BTreeMap<String, SyncClient>,
     now_ms: u64,
 }
@@ -49,8 +49,7 @@ impl StoreServer {
     fn open(&mut self) -> Result<(), String> {
         let sql =
             Sqlite::open(&self.path).map_err(|e| format!("open {}: {e}", self.path.display()))?;
-        self.store =
-            Some(UserStore::open(sql, self.now_ms).map_err(|e| format!("open store: {e}"))?);
+        self.store = Some(Engine::open(sql, self.now_ms).map_err(|e| format!("open store: {e}"))?);
         Ok(())
     }
 
@@ -59,7 +58,7 @@ impl StoreServer {
         self.now_ms
     }
 
-    fn store(&mut self) -> Result<&mut UserStore<Sqlite>, String> {
+    fn store(&mut self) -> Result<&mut Engine<Sqlite>, String> {
         self.store
             .as_mut()
             .ok_or_else(|| "server is not open".to_string())

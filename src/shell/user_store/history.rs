@@ -4,71 +4,44 @@
 //! undelete is a change of the session's device, stored and pushed like
 //! one a device sent.
 
-use super::sync::{heads_of, replica_error, store_error};
-use super::{Answer, SessionCall, UserStore, Whoami};
+use super::documents::heads_of;
+use super::{Answer, UserStore};
 use crate::api_error::{ApiError, ErrorCode};
-use crate::shell::{http, random};
+use crate::auth::sessions::Whoami;
+use crate::shell::calls::DeckOp;
+use crate::shell::{clock, http, random};
 use myflashplay_client::layout::{self, DocKind};
 use myflashplay_client::{version, Replica};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// What a deck call asks for.
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum DeckOp {
-    /// The deck now, or at `version`.
-    Get,
-    /// A page of its history.
-    History,
-    /// Restore `version`.
-    Restore,
-    /// The deleted decks (no `deck_id`).
-    Deleted,
-    /// Bring a deleted deck back.
-    Undelete,
-}
-
-/// A deck call from the Worker.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct DeckCall {
-    #[serde(flatten)]
-    pub session: SessionCall,
-    pub op: DeckOp,
-    #[serde(default)]
-    pub deck_id: Option<String>,
-    #[serde(default)]
-    pub version: Option<String>,
-    #[serde(default)]
-    pub limit: Option<usize>,
-    #[serde(default)]
-    pub before: Option<String>,
-}
-
 impl UserStore {
-    /// Answers a [`DeckCall`].
-    pub(crate) fn deck(&self, me: &Whoami, call: &DeckCall) -> Answer {
-        let user_id = me.user_id.as_str();
-        if call.op == DeckOp::Deleted {
-            let replica = self.replica(user_id, false)?;
-            let decks = replica.deleted_deck_list().map_err(replica_error)?;
+    /// Answers a deck call (`SessionAct::Deck`).
+    pub(crate) fn deck(
+        &self,
+        me: &Whoami,
+        op: DeckOp,
+        deck_id: Option<&str>,
+        version: Option<&str>,
+        limit: Option<usize>,
+        before: Option<&str>,
+    ) -> Answer {
+        let user_id = me.user_id.to_string();
+        let user_id = user_id.as_str();
+        if op == DeckOp::Deleted {
+            let replica = self.replica(me.user_id, false)?;
+            let decks = replica.deleted_deck_list()?;
             return http::json(200, &serde_json::json!({ "decks": decks }));
         }
-        let deck_id = call
-            .deck_id
-            .as_deref()
-            .ok_or_else(|| http::internal("deck call without deck_id"))?;
+        let deck_id = deck_id.ok_or_else(|| ApiError::internal("deck call without deck_id"))?;
         let mut replica = self.deck_replica(user_id, deck_id)?;
-        match call.op {
+        match op {
             DeckOp::History => {
-                let page = replica
-                    .deck_history(deck_id, call.limit, call.before.as_deref())
-                    .map_err(replica_error)?;
+                let page = replica.deck_history(deck_id, limit, before)?;
                 http::json(200, &page)
             }
-            DeckOp::Get => match &call.version {
+            DeckOp::Get => match version {
                 Some(v) => {
-                    let deck = replica.deck_at(deck_id, v).map_err(replica_error)?;
+                    let deck = replica.deck_at(deck_id, v)?;
                     http::json(200, &serde_json::json!({ "version": v, "data": deck }))
                 }
                 None => deck_answer(&replica, deck_id),
@@ -76,27 +49,22 @@ impl UserStore {
             DeckOp::Restore | DeckOp::Undelete => {
                 let before = heads_of(&replica);
                 let actor: [u8; 16] = random::bytes()?;
-                let now_ms = random::now_ms();
-                let mut writer = Replica::from_docs(user_id, &actor, replica.into_docs())
-                    .map_err(replica_error)?;
+                let now_ms = clock::now_ms();
+                let mut writer = Replica::from_docs(user_id, &actor, replica.into_docs())?;
                 writer.set_now(now_ms as i64);
-                writer.set_device_name(me.device()).map_err(replica_error)?;
-                if call.op == DeckOp::Restore {
-                    let v = call
-                        .version
-                        .as_deref()
-                        .ok_or_else(|| http::internal("restore without version"))?;
+                writer.set_device_name(me.device())?;
+                if op == DeckOp::Restore {
+                    let v = version.ok_or_else(|| ApiError::internal("restore without version"))?;
                     writer.restore_deck(deck_id, v)
                 } else {
                     writer.undelete_deck(deck_id)
-                }
-                .map_err(replica_error)?;
+                }?;
                 let docs = writer.docs().clone();
                 self.store_changed(writer, &before, &actor, now_ms)?;
-                replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
+                replica = Replica::from_docs(user_id, &actor, docs)?;
                 deck_answer(&replica, deck_id)
             }
-            DeckOp::Deleted => Err(http::internal("unreachable")),
+            DeckOp::Deleted => Err(ApiError::internal("unreachable")),
         }
     }
 
@@ -106,9 +74,9 @@ impl UserStore {
             layout::root_id(user_id),
             layout::deck_doc_id(user_id, deck_id),
         ];
-        let docs = self.with_engine(|e| e.export_some(&ids).map_err(store_error))?;
+        let docs = self.with_engine(|e| Ok(e.export_some(&ids)?))?;
         let actor: [u8; 16] = random::bytes()?;
-        let replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
+        let replica = Replica::from_docs(user_id, &actor, docs)?;
         let held = replica
             .docs()
             .get(&ids[1])
@@ -138,8 +106,8 @@ fn deck_answer(replica: &Replica, deck_id: &str) -> Answer {
         .map(|d| d.get_heads())
         .unwrap_or_default();
     let v = version::encode([(&doc_id, heads.as_slice())]);
-    let mut deck = replica.deck_at(deck_id, &v).map_err(replica_error)?;
-    let conflicts = replica.deck_conflicts(deck_id).map_err(replica_error)?;
+    let mut deck = replica.deck_at(deck_id, &v)?;
+    let conflicts = replica.deck_conflicts(deck_id)?;
     if let (false, Value::Object(d)) = (conflicts.is_empty(), &mut deck) {
         d.insert(
             myflashplay_client::replica::CONFLICTS_KEY.into(),

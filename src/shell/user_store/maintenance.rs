@@ -9,13 +9,12 @@
 //! device attribution live in the documents, never in the rows deleted
 //! here).
 
-use super::sync::store_error;
 use super::UserStore;
 use crate::api_error::ApiError;
+use crate::auth::{profile, sessions};
+use crate::shell::clock;
 use crate::shell::config::{var_u64, DEFAULT_REFRESH_TTL_SECS};
-use crate::shell::http;
 use crate::shell::maintenance::{Schedule, LEFTOVER_DELAY_MS, MAX_COMPACTIONS_PER_RUN};
-use crate::shell::random;
 use serde::Serialize;
 
 /// The run's log line (counts only).
@@ -24,9 +23,9 @@ struct Line {
     #[serde(rename = "type")]
     kind: &'static str,
     object: &'static str,
-    sessions_deleted: usize,
-    refresh_history_deleted: usize,
-    tickets_deleted: usize,
+    sessions_deleted: u64,
+    refresh_history_deleted: u64,
+    tickets_deleted: u64,
     stale_peers: u64,
     sync_states_deleted: u64,
     documents_compacted: u64,
@@ -55,9 +54,9 @@ impl UserStore {
     /// One maintenance run; renews the alarm while the object is in use.
     pub(super) async fn maintain(&self) -> Result<(), ApiError> {
         let schedule = Schedule::load(&self.env);
-        let now = random::now_ms();
+        let now = clock::now_ms();
         self.alarm_set.set(false);
-        if self.profile_row()?.is_none() {
+        if profile::profile(&self.db)?.is_none() {
             return Ok(()); // erased, or never held an account
         }
         let refresh_ttl_ms = var_u64(
@@ -65,21 +64,7 @@ impl UserStore {
             "REFRESH_TOKEN_TTL_SECS",
             DEFAULT_REFRESH_TTL_SECS,
         ) * 1000;
-        let now_i = now as i64;
-        let sessions_deleted = self.delete(
-            "DELETE FROM sessions WHERE revoked_at IS NOT NULL OR refresh_expires_at <= ?",
-            vec![now_i.into()],
-        )?;
-        let refresh_history_deleted = self.delete(
-            "DELETE FROM refresh_history WHERE rotated_at <= ?
-               OR session_id NOT IN (SELECT session_id FROM sessions)",
-            vec![(now.saturating_sub(refresh_ttl_ms) as i64).into()],
-        )?;
-        let tickets_deleted = self.delete(
-            "DELETE FROM tickets WHERE expires_at <= ?
-               OR session_id NOT IN (SELECT session_id FROM sessions)",
-            vec![now_i.into()],
-        )?;
+        let swept = sessions::sweep(&self.db, now, refresh_ttl_ms)?;
         let done = self.with_engine(|e| {
             e.maintain(
                 now,
@@ -87,9 +72,9 @@ impl UserStore {
                 schedule.compact_idle_ms,
                 MAX_COMPACTIONS_PER_RUN,
             )
-            .map_err(store_error)
+            .map_err(ApiError::from)
         })?;
-        let in_use = self.live_sessions()? > 0 || !self.state.get_websockets().is_empty();
+        let in_use = sessions::live(&self.db)? > 0 || !self.state.get_websockets().is_empty();
         let next_in_ms = match (done.more_to_compact, in_use) {
             (true, _) => Some(LEFTOVER_DELAY_MS.min(schedule.interval_ms)),
             (false, true) => Some(schedule.interval_ms),
@@ -100,15 +85,15 @@ impl UserStore {
                 .storage()
                 .set_alarm(ms as i64)
                 .await
-                .map_err(http::internal)?;
+                .map_err(ApiError::internal)?;
             self.alarm_set.set(true);
         }
         let line = Line {
             kind: "maintenance",
             object: "UserStore",
-            sessions_deleted,
-            refresh_history_deleted,
-            tickets_deleted,
+            sessions_deleted: swept.sessions,
+            refresh_history_deleted: swept.refresh_history,
+            tickets_deleted: swept.tickets,
             stale_peers: done.stale_peers,
             sync_states_deleted: done.sync_states_deleted,
             documents_compacted: done.documents_compacted,
@@ -118,19 +103,5 @@ impl UserStore {
             worker::console_log!("{text}");
         }
         Ok(())
-    }
-
-    fn delete(&self, sql: &str, args: Vec<worker::SqlStorageValue>) -> Result<usize, ApiError> {
-        self.sql
-            .exec(sql, args)
-            .map(|c| c.rows_written())
-            .map_err(http::internal)
-    }
-
-    fn live_sessions(&self) -> Result<u64, ApiError> {
-        self.count(
-            "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL",
-            vec![],
-        )
     }
 }

@@ -6,85 +6,15 @@
 //! writes it depends on; workerd's output gate holds it until they are
 //! durable, so nothing is acknowledged before it is stored.
 
-use super::{Answer, SessionCall, UserStore, Whoami};
-use crate::api_error::{ApiError, ErrorCode};
+use super::sockets::Attachment;
+use super::{Answer, UserStore};
+use crate::api_error::close::{POLICY as CLOSE_POLICY, TOO_BIG as CLOSE_TOO_BIG};
+use crate::api_error::ApiError;
 use crate::shell::do_sql::DoSql;
-use crate::shell::{http, observe, random};
-use crate::store::{self, StoreError, UserStore as Engine};
-use crate::telemetry::{self, SocketStats};
-use crate::views::{self, View, ViewError};
-use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
-use myflashplay_client::{Replica, ReplicaError};
-use serde::{Deserialize, Serialize};
-use worker::{Request, Response, ResponseBuilder, WebSocket, WebSocketPair};
-
-/// Largest frame or batch accepted (docs/api.md Limits).
-pub(crate) const MAX_FRAME_BYTES: usize = 1024 * 1024;
-/// Close codes: policy violation, unsupported data, message too big.
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_UNSUPPORTED: u16 = 1003;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_SERVER_FAULT: u16 = 1011;
-
-/// What a hibernating socket remembers.
-#[derive(Serialize, Deserialize, Default)]
-pub(crate) struct Attachment {
-    /// The session that opened it (re-checked on every message).
-    pub sid: String,
-    /// The device's peer id, once it joined.
-    pub peer: Option<String>,
-    /// What the session did, for its log line at close.
-    #[serde(default)]
-    pub stats: SocketStats,
-}
-
-/// `POST /user/import` from the Worker: the export to merge.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ImportCall {
-    #[serde(flatten)]
-    pub session: SessionCall,
-    pub data: serde_json::Value,
-}
-
-/// A JSON view call from the Worker.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ViewCall {
-    #[serde(flatten)]
-    pub session: SessionCall,
-    /// `None` for `/sync/full`.
-    pub view: Option<String>,
-    /// The posted body; `None` for a read.
-    pub body: Option<serde_json::Value>,
-}
-
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    if e.is_rejection() {
-        ApiError::new(ErrorCode::BadRequest, e.to_string())
-    } else {
-        http::internal(e)
-    }
-}
-
-pub(super) fn replica_error(e: ReplicaError) -> ApiError {
-    match e {
-        ReplicaError::TooManyDecks => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
-        ReplicaError::DeckNotFound(_) | ReplicaError::VersionNotFound(_) => {
-            ApiError::new(ErrorCode::NotFound, e.to_string())
-        }
-        ReplicaError::Automerge(_) | ReplicaError::Layout { .. } => http::internal(e),
-        _ => ApiError::new(ErrorCode::ValidationFailed, e.to_string()),
-    }
-}
-
-fn view_error(e: ViewError) -> ApiError {
-    match e {
-        ViewError::UnknownVersion | ViewError::Shape(_) => {
-            ApiError::new(ErrorCode::ValidationFailed, e.to_string())
-        }
-        ViewError::Replica(r) => replica_error(r),
-        ViewError::Automerge(a) => http::internal(a),
-    }
-}
+use crate::shell::{clock, http, observe};
+use crate::store::{self, Engine};
+use myflashplay_client::sync::{PeerId, RepoMessage, MAX_FRAME_BYTES};
+use worker::{Request, Response, WebSocket};
 
 impl UserStore {
     /// Runs `f` on the engine, opening it first if this instance has none
@@ -98,12 +28,9 @@ impl UserStore {
         let engine = match slot.as_mut() {
             Some(e) => e,
             None => {
-                let storage = self.state.storage();
-                let raw: &worker::wasm_bindgen::JsValue = storage.as_raw().as_ref();
-                let sql = DoSql::new(self.sql.clone(), raw.clone());
-                let mut engine = Engine::open(sql, random::now_ms()).map_err(store_error)?;
+                let mut engine = Engine::open(self.db.clone(), clock::now_ms())?;
                 for (_, peer) in self.joined_sockets() {
-                    let _ = engine.handle_message(random::now_ms(), &peer, join(&peer));
+                    let _ = engine.handle_message(clock::now_ms(), &peer, RepoMessage::join(&peer));
                 }
                 slot.insert(engine)
             }
@@ -145,59 +72,6 @@ impl UserStore {
         }
     }
 
-    /// Closes every socket of `sid` (after logout or revocation).
-    pub(crate) fn close_session_sockets(&self, sid: Option<&str>) {
-        for ws in self.state.get_websockets() {
-            let att: Option<Attachment> = ws.deserialize_attachment().ok().flatten();
-            if sid.is_none() || att.as_ref().map(|a| a.sid.as_str()) == sid {
-                let _ = ws.close(Some(CLOSE_POLICY), Some("session revoked"));
-                self.socket_ended(&ws, CLOSE_POLICY);
-            }
-        }
-    }
-
-    /// `GET /sync/ws` after the Worker authenticated it: checks the
-    /// session (consuming a ticket if one was used) and accepts the socket.
-    pub(crate) fn accept_socket(&self, req: &Request) -> Answer {
-        let header = |k: &str| req.headers().get(k).ok().flatten();
-        let now_ms = random::now_ms();
-        let sid = match (header("x-mfp-sid"), header("x-mfp-ticket")) {
-            (Some(sid), None) => sid,
-            (None, Some(ticket)) => self.consume_ticket(&ticket, now_ms)?,
-            _ => return Err(http::internal("socket without credentials")),
-        };
-        self.authorize(&SessionCall {
-            sid: sid.clone(),
-            now_ms,
-            ..SessionCall::default()
-        })?;
-        let request_id = header(observe::FORWARDED_ID)
-            .filter(|id| telemetry::is_request_id(id))
-            .unwrap_or_default();
-        let pair = WebSocketPair::new().map_err(http::internal)?;
-        self.state.accept_web_socket(&pair.server);
-        pair.server
-            .serialize_attachment(Attachment {
-                sid,
-                peer: None,
-                stats: SocketStats::new(request_id.clone(), now_ms),
-            })
-            .map_err(http::internal)?;
-        let mut builder = ResponseBuilder::new()
-            .with_status(101)
-            .with_header(observe::REQUEST_ID, &request_id)
-            .map_err(http::internal)?;
-        if header("x-mfp-subprotocol").is_some() {
-            builder = builder
-                .with_header(
-                    "sec-websocket-protocol",
-                    super::super::sync_api::SUBPROTOCOL,
-                )
-                .map_err(http::internal)?;
-        }
-        Ok(builder.with_websocket(pair.client).empty())
-    }
-
     /// Makes the crash markers written by [`Engine::pre_mark`] durable
     /// before the messages are applied.
     async fn pre_mark(
@@ -209,12 +83,16 @@ impl UserStore {
         let marked = self.with_engine(|e| {
             let mut any = false;
             for m in msgs {
-                any |= e.pre_mark(now_ms, peer, m).map_err(store_error)?;
+                any |= e.pre_mark(now_ms, peer, m)?;
             }
             Ok(any)
         })?;
         if marked {
-            self.state.storage().sync().await.map_err(http::internal)?;
+            self.state
+                .storage()
+                .sync()
+                .await
+                .map_err(ApiError::internal)?;
         }
         Ok(())
     }
@@ -223,7 +101,7 @@ impl UserStore {
     /// a refusal sends an `error` message and closes the socket.
     pub(crate) async fn on_frame(&self, ws: &WebSocket, bytes: &[u8]) {
         let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
-            return refuse(ws, CLOSE_POLICY, "unknown connection");
+            return self.refuse(ws, CLOSE_POLICY, "unknown connection");
         };
         att.stats.messages_in += 1;
         att.stats.bytes_in += bytes.len() as u64;
@@ -231,12 +109,11 @@ impl UserStore {
         if let Err(refusal) = outcome {
             att.stats.rejection = refusal.reason.map(str::to_owned);
             let _ = ws.serialize_attachment(&att);
-            refuse(ws, refusal.code, &refusal.why);
-            self.socket_ended(ws, refusal.code);
+            self.refuse(ws, refusal.code, &refusal.why);
             return;
         }
         if ws.serialize_attachment(&att).is_err() {
-            refuse(ws, CLOSE_POLICY, "could not record the peer");
+            self.refuse(ws, CLOSE_POLICY, "could not record the peer");
         }
     }
 
@@ -249,17 +126,11 @@ impl UserStore {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(Refusal::new(CLOSE_TOO_BIG, "frame over 1 MiB"));
         }
-        let now_ms = random::now_ms();
-        let live = self.authorize(&SessionCall {
-            sid: att.sid.clone(),
-            now_ms,
-            ..SessionCall::default()
-        });
-        if live.is_err() {
+        let now_ms = clock::now_ms();
+        if self.live(&att.sid, now_ms).is_err() {
             return Err(Refusal::new(CLOSE_POLICY, "session revoked"));
         }
-        let msg = RepoMessage::decode(bytes)
-            .map_err(|e| Refusal::new(CLOSE_POLICY, &format!("malformed message: {e}")))?;
+        let msg = RepoMessage::decode(bytes).map_err(|e| Refusal::of(&ApiError::from(e), None))?;
         if let RepoMessage::Sync(m) | RepoMessage::Request(m) = &msg {
             att.stats.touch_document(&m.document_id.to_string());
         }
@@ -273,34 +144,22 @@ impl UserStore {
         let joining = att.peer.is_none();
         self.pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
             .await
-            .map_err(|e| Refusal::new(CLOSE_SERVER_FAULT, &e.message))?;
+            .map_err(|e| Refusal::of(&e, None))?;
         let mut reason = None;
         let handled = self.with_engine(|e| {
             let before = e.seq();
             let replies = e.handle_message(now_ms, &peer, msg).map_err(|se| {
                 reason = Some(se.reason());
-                store_error(se)
+                ApiError::from(se)
             })?;
             Ok((replies, e.seq().saturating_sub(before)))
         });
-        let (replies, applied) = handled.map_err(|e| {
-            let code = if e.code == ErrorCode::BadRequest {
-                CLOSE_POLICY
-            } else {
-                CLOSE_SERVER_FAULT
-            };
-            Refusal {
-                reason,
-                ..Refusal::new(code, &e.message)
-            }
-        })?;
+        let (replies, applied) = handled.map_err(|e| Refusal::of(&e, reason))?;
         att.stats.changes_applied += applied;
         if joining {
             att.peer = Some(peer.as_str().to_owned());
         }
-        let (mine, others): (Vec<_>, Vec<_>) = replies
-            .into_iter()
-            .partition(|m| m.target_id().is_none_or(|t| *t == peer));
+        let (mine, others) = store::split_replies(replies, &peer);
         for m in mine {
             let bytes = m.encode();
             if ws.send_with_bytes(&bytes).is_ok() {
@@ -322,44 +181,16 @@ impl UserStore {
             let leave = RepoMessage::Leave {
                 sender_id: peer.clone(),
             };
-            let _ = self.with_engine(|e| {
-                e.handle_message(random::now_ms(), &peer, leave)
-                    .map_err(store_error)
-            });
+            let _ = self.with_engine(|e| Ok(e.handle_message(clock::now_ms(), &peer, leave)?));
         }
     }
 
-    /// Writes the session's line once (a server-side close is followed by
-    /// the runtime's close event).
-    fn socket_ended(&self, ws: &WebSocket, code: u16) {
-        let Ok(Some(mut att)) = ws.deserialize_attachment::<Attachment>() else {
-            return;
-        };
-        if att.stats.logged {
-            return;
-        }
-        att.stats.logged = true;
-        let _ = ws.serialize_attachment(&att);
-        observe::socket_closed(&self.env, att.stats.line(code, random::now_ms()));
-    }
-
-    /// `POST /sync`: a CBOR array of `request`/`sync` messages from one
-    /// device; the answer is the array of the server's replies to it.
+    /// `POST /sync` of a live session: a CBOR array of `request`/`sync`
+    /// messages from one device; the answer is the array of the server's
+    /// replies to it.
     pub(crate) async fn sync_batch(&self, req: &mut Request) -> Answer {
-        let sid = req
-            .headers()
-            .get("x-mfp-sid")
-            .ok()
-            .flatten()
-            .ok_or_else(|| http::internal("batch without session"))?;
-        self.authorize(&SessionCall {
-            sid,
-            now_ms: random::now_ms(),
-            ..SessionCall::default()
-        })?;
-        let bytes = req.bytes().await.map_err(http::internal)?;
-        let batch = RepoMessage::decode_batch(&bytes)
-            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed batch: {e}")))?;
+        let bytes = req.bytes().await.map_err(ApiError::internal)?;
+        let batch = RepoMessage::decode_batch(&bytes).map_err(ApiError::from)?;
         let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
             return Ok(batch_outcome(
                 cbor(RepoMessage::encode_batch(&[]))?,
@@ -367,7 +198,7 @@ impl UserStore {
                 None,
             ));
         };
-        let now_ms = random::now_ms();
+        let now_ms = clock::now_ms();
         self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
@@ -386,17 +217,13 @@ impl UserStore {
                 }
                 match e.handle_message(now_ms, &peer, m) {
                     Ok(replies) => {
-                        for reply in replies {
-                            if reply.target_id() == Some(&peer) {
-                                mine.push(reply);
-                            } else {
-                                others.push(reply);
-                            }
-                        }
+                        let (to_peer, to_others) = store::split_replies(replies, &peer);
+                        mine.extend(to_peer);
+                        others.extend(to_others);
                     }
                     Err(se) if first_error.is_none() => {
                         reason = Some(se.reason());
-                        first_error = Some(store_error(se));
+                        first_error = Some(ApiError::from(se));
                     }
                     Err(_) => {}
                 }
@@ -411,193 +238,6 @@ impl UserStore {
         };
         Ok(batch_outcome(answer, applied, reason))
     }
-
-    /// `GET /sync/changes?since=`.
-    pub(crate) fn changes(&self, since: u64) -> Answer {
-        let manifest = self.with_engine(|e| e.changes_since(since).map_err(store_error))?;
-        http::json(200, &manifest)
-    }
-
-    /// The user's documents as a replica: all of them, or (`root_only`)
-    /// just the root, which is all the preference-like views read.
-    pub(super) fn replica(&self, user_id: &str, root_only: bool) -> Result<Replica, ApiError> {
-        let docs = self.with_engine(|e| {
-            if root_only {
-                e.export_some(&[myflashplay_client::layout::root_id(user_id)])
-            } else {
-                e.export_docs()
-            }
-            .map_err(store_error)
-        })?;
-        let actor: [u8; 16] = random::bytes()?;
-        Replica::from_docs(user_id, &actor, docs).map_err(replica_error)
-    }
-
-    /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
-    pub(crate) fn export(&self, user_id: &str, email: &str) -> Answer {
-        let mut data = self
-            .replica(user_id, false)?
-            .export()
-            .map_err(replica_error)?;
-        if let Some(obj) = data.as_object_mut() {
-            obj.insert("user_id".into(), user_id.into());
-            obj.insert("email".into(), email.into());
-        }
-        http::json(200, &data)
-    }
-
-    /// `GET|POST /sync/{view}` and `/sync/full`.
-    pub(crate) fn view(&self, me: &Whoami, call: &ViewCall) -> Answer {
-        let user_id = me.user_id.as_str();
-        let one =
-            match call.view.as_deref() {
-                Some(name) => Some(View::parse(name).ok_or_else(|| {
-                    ApiError::new(ErrorCode::NotFound, format!("no view {name:?}"))
-                })?),
-                None => None,
-            };
-        if let Some(body) = &call.body {
-            self.write_view(me, one, body)?;
-        }
-        let replica = self.replica(user_id, one.is_some_and(View::root_only))?;
-        let answer = match one {
-            Some(v) => views::get(&replica, v),
-            None => views::get_full(&replica),
-        }
-        .map_err(view_error)?;
-        http::json(200, &answer)
-    }
-
-    fn write_view(
-        &self,
-        me: &Whoami,
-        one: Option<View>,
-        body: &serde_json::Value,
-    ) -> Result<(), ApiError> {
-        let bad = |m: &str| ApiError::new(ErrorCode::ValidationFailed, m.to_owned());
-        let obj = body
-            .as_object()
-            .ok_or_else(|| bad("the body must be an object"))?;
-        let base = match obj.get("base_version") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s.as_str()),
-            Some(_) => return Err(bad("base_version must be a string")),
-        };
-        let mut parts: Vec<(View, &serde_json::Value)> = Vec::new();
-        match one {
-            Some(v) => parts.push((v, obj.get("data").ok_or_else(|| bad("data is required"))?)),
-            None => {
-                for v in views::ALL {
-                    if let Some(d) = obj.get(v.key()) {
-                        parts.push((v, d));
-                    }
-                }
-            }
-        }
-        let mut replica = self.replica(&me.user_id, one.is_some_and(View::root_only))?;
-        let before = heads_of(&replica);
-        let actor: [u8; 16] = random::bytes()?;
-        let now_ms = random::now_ms();
-        views::post(
-            &mut replica,
-            &parts,
-            base,
-            &actor,
-            now_ms as i64,
-            me.device(),
-        )
-        .map_err(view_error)?;
-        self.store_changed(replica, &before, &actor, now_ms)
-    }
-
-    /// `POST /user/import`: merges an export into the account (see
-    /// `Replica::import_export`) and answers the summary.
-    pub(crate) fn import(&self, me: &Whoami, data: &serde_json::Value) -> Answer {
-        let user_id = me.user_id.as_str();
-        let actor: [u8; 16] = random::bytes()?;
-        let now_ms = random::now_ms();
-        let ids = Replica::import_documents(user_id, data);
-        let docs = self.with_engine(|e| e.export_some(&ids).map_err(store_error))?;
-        let mut replica = Replica::from_docs(user_id, &actor, docs).map_err(replica_error)?;
-        let before = heads_of(&replica);
-        replica.set_now(now_ms as i64);
-        replica
-            .set_device_name(me.device())
-            .map_err(replica_error)?;
-        let summary = replica.import_export(data).map_err(replica_error)?;
-        let stored = self.store_changed(replica, &before, &actor, now_ms);
-        // An import touches many documents at once, often large ones: let
-        // them go (they reload from storage on use), so that the next part
-        // of a large import starts from an empty memory.
-        self.with_engine(|e| {
-            e.unload_all();
-            Ok(())
-        })?;
-        stored?;
-        http::json(200, &summary)
-    }
-
-    /// Hands the documents of `replica` that changed since `before` to the
-    /// engine as a device would, so they are checked, stored, sequenced and
-    /// pushed the same way.
-    pub(super) fn store_changed(
-        &self,
-        replica: Replica,
-        before: &Heads,
-        actor: &[u8; 16],
-        now_ms: u64,
-    ) -> Result<(), ApiError> {
-        let mut changed = myflashplay_client::Docs::new();
-        for (id, doc) in replica.into_docs() {
-            if before.get(&id) != Some(&doc.get_heads()) {
-                changed.insert(id, doc);
-            }
-        }
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let peer = PeerId::new(format!("json-view-{}", hex(actor))).map_err(http::internal)?;
-        let mut others = Vec::new();
-        let result = self.with_engine(|e| {
-            let mut client = SyncClient::from_state(
-                peer,
-                ClientState {
-                    last_seq: e.seq(),
-                    ..ClientState::default()
-                },
-            );
-            store::sync_until_quiet_routed(now_ms, &mut client, &mut changed, e, &mut |m| {
-                others.push(m)
-            })
-            .map_err(http::internal)
-        });
-        self.deliver(others);
-        result.map(|_| ())
-    }
-}
-
-/// Each document's heads, to tell which ones an edit changed.
-pub(super) type Heads =
-    std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
-
-pub(super) fn heads_of(replica: &Replica) -> Heads {
-    replica
-        .docs()
-        .iter()
-        .map(|(id, d)| (*id, d.get_heads()))
-        .collect()
-}
-
-fn join(peer: &PeerId) -> RepoMessage {
-    RepoMessage::Join {
-        sender_id: peer.clone(),
-        supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
-        peer_metadata: None,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A batch's answer with, for the Worker's log line, the changes it stored
@@ -615,21 +255,10 @@ fn cbor(bytes: Vec<u8>) -> Answer {
     let headers = worker::Headers::new();
     headers
         .set("content-type", "application/cbor")
-        .map_err(http::internal)?;
+        .map_err(ApiError::internal)?;
     Response::from_bytes(bytes)
         .map(|r| r.with_headers(headers))
-        .map_err(http::internal)
-}
-
-/// A ticket for `/sync/ws?ticket=`: single use, valid 60 s.
-pub(crate) const TICKET_TTL_MS: u64 = 60_000;
-
-/// Close code for text frames (the protocol is binary only).
-pub(crate) const CLOSE_TEXT: u16 = CLOSE_UNSUPPORTED;
-
-/// Refuses a text frame (the protocol is binary only).
-pub(crate) fn reject_text(ws: &WebSocket) {
-    let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
+        .map_err(ApiError::internal)
 }
 
 /// Why a frame ends its socket.
@@ -648,17 +277,28 @@ impl Refusal {
             reason: None,
         }
     }
+
+    /// The close code follows from the error's kind.
+    fn of(e: &ApiError, reason: Option<&'static str>) -> Self {
+        http::log_cause(e);
+        Self {
+            reason,
+            ..Self::new(e.close_code(), &e.message)
+        }
+    }
 }
 
-/// Sends an `error` message, then closes with `code`.
-fn refuse(ws: &WebSocket, code: u16, why: &str) {
-    let err = RepoMessage::Error {
-        sender_id: None,
-        target_id: None,
-        message: why.to_owned(),
-    };
-    let _ = ws.send_with_bytes(err.encode());
-    let _ = ws.close(Some(code), Some(why));
+impl UserStore {
+    /// Sends an `error` message, then closes with `code`.
+    fn refuse(&self, ws: &WebSocket, code: u16, why: &str) {
+        let err = RepoMessage::Error {
+            sender_id: None,
+            target_id: None,
+            message: why.to_owned(),
+        };
+        let _ = ws.send_with_bytes(err.encode());
+        self.close_socket(ws, code, why);
+    }
 }
 
 /// Counts a push in the target socket's stats.

@@ -7,7 +7,7 @@
 //! from scratch), and compaction keeps every change (a snapshot is the
 //! whole history, compressed).
 
-use super::{int, uint, UserStore};
+use super::{int, uint, Engine};
 use crate::store::error::StoreError;
 use crate::store::sql::{Sql, SqlValue};
 use myflashplay_client::sync::PeerId;
@@ -29,7 +29,7 @@ pub struct Maintenance {
     pub more_to_compact: bool,
 }
 
-impl<S: Sql> UserStore<S> {
+impl<S: Sql> Engine<S> {
     /// Records that `peer` sent a message at `now` (throttled).
     pub(super) fn note_peer(&mut self, now: u64, peer: &PeerId) -> Result<(), StoreError> {
         if self

@@ -6,7 +6,7 @@ use crate::sync::{ClientState, PeerId, RepoMessage, SyncClient};
 use crate::DocumentId;
 use automerge::{Automerge, ChangeHash};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
@@ -423,13 +423,9 @@ impl Device {
         };
         // Read-only: what a reader was shown, never written back.
         prefs.remove(crate::replica::CONFLICTS_KEY);
-        let mut leaves = Vec::new();
-        flatten("", &prefs, &mut leaves);
-        for (path, value) in leaves {
-            self.replica
-                .set_preference(&path, &value)
-                .map_err(JsFailure::from)?;
-        }
+        self.replica
+            .set_preferences(&prefs, None)
+            .map_err(JsFailure::from)?;
         Ok(())
     }
 
@@ -538,20 +534,5 @@ impl Device {
             let _ = self.replica.repair_deck(id);
         }
         Ok(changed)
-    }
-}
-
-/// Dotted paths of the leaves of a preferences object (objects recurse).
-fn flatten(prefix: &str, obj: &Map<String, Value>, out: &mut Vec<(String, Value)>) {
-    for (k, v) in obj {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            Value::Object(child) if !child.is_empty() => flatten(&path, child, out),
-            _ => out.push((path, v.clone())),
-        }
     }
 }

@@ -60,6 +60,23 @@ impl Replica {
         Ok(out)
     }
 
+    /// Sets every leaf of the partial preferences `prefs` (objects recurse;
+    /// a leaf is set by its dotted path) that differs from the same leaf of
+    /// `before` (`None`: sets them all).
+    pub fn set_preferences(
+        &mut self,
+        prefs: &Map<String, Value>,
+        before: Option<&Map<String, Value>>,
+    ) -> Result<(), ReplicaError> {
+        let old = before.map(leaves).unwrap_or_default();
+        for (path, value) in leaves(prefs) {
+            if old.get(&path) != Some(&value) {
+                self.set_preference(&path, &value)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets one preference by dotted path (`"gameSettings.showHints"`),
     /// creating missing intermediate maps. The resulting preferences must
     /// still be valid `UserPreferences`.
@@ -184,6 +201,33 @@ impl Replica {
 }
 
 /// Sets `segments` in a JSON object, creating objects on the way.
+/// The leaves of a preferences object by dotted path (objects recurse; an
+/// empty object is a leaf).
+fn leaves(obj: &Map<String, Value>) -> std::collections::BTreeMap<String, Value> {
+    fn walk(
+        prefix: &str,
+        m: &Map<String, Value>,
+        out: &mut std::collections::BTreeMap<String, Value>,
+    ) {
+        for (k, v) in m {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Object(inner) if !inner.is_empty() => walk(&path, inner, out),
+                _ => {
+                    out.insert(path, v.clone());
+                }
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk("", obj, &mut out);
+    out
+}
+
 fn set_path(obj: &mut Map<String, Value>, segments: &[&str], value: Value) {
     match segments {
         [] => {}

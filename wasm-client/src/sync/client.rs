@@ -17,7 +17,7 @@
 
 use super::check::{check_sync_message, CheckError, Limits};
 use super::manifest::Manifest;
-use super::messages::{DocMessage, RepoMessage, PROTOCOL_VERSION};
+use super::messages::{DocMessage, RepoMessage};
 use super::peer_id::PeerId;
 use crate::{Docs, DocumentId};
 use automerge::sync::{Message, State, SyncDoc};
@@ -106,11 +106,7 @@ impl SyncClient {
 
     /// The `join` a WebSocket connection opens with.
     pub fn join(&self) -> RepoMessage {
-        RepoMessage::Join {
-            sender_id: self.peer_id.clone(),
-            supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
-            peer_metadata: None,
-        }
+        RepoMessage::join(&self.peer_id)
     }
 
     /// Starts a round: the manifest question.

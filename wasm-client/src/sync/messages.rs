@@ -225,6 +225,16 @@ pub enum MessageError {
 }
 
 impl RepoMessage {
+    /// The `join` a connection opens with (this protocol version, no
+    /// metadata).
+    pub fn join(sender: &PeerId) -> Self {
+        Self::Join {
+            sender_id: sender.clone(),
+            supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+            peer_metadata: None,
+        }
+    }
+
     /// The `type` string on the wire.
     pub fn kind(&self) -> &'static str {
         match self {
