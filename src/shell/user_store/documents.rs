@@ -92,7 +92,14 @@ impl UserStore {
         let before = heads_of(&replica);
         let actor: [u8; 16] = random::bytes()?;
         let now_ms = clock::now_ms();
-        views::post(&mut replica, &parts, base, &actor, now_ms as i64, me.device())?;
+        views::post(
+            &mut replica,
+            &parts,
+            base,
+            &actor,
+            now_ms as i64,
+            me.device(),
+        )?;
         self.store_changed(replica, &before, &actor, now_ms)
     }
 
@@ -165,7 +172,8 @@ impl UserStore {
 }
 
 /// Each document's heads, to tell which ones an edit changed.
-pub(super) type Heads = std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
+pub(super) type Heads =
+    std::collections::BTreeMap<myflashplay_client::DocumentId, Vec<automerge::ChangeHash>>;
 
 pub(super) fn heads_of(replica: &Replica) -> Heads {
     replica
