@@ -10,7 +10,7 @@ use super::{Answer, SessionCall, UserStore};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::shell::do_sql::DoSql;
 use crate::shell::{http, observe, random};
-use crate::store::{self, StoreError, UserStore as Engine};
+use crate::store::{self, Step, StoreError, UserStore as Engine};
 use crate::telemetry::{self, SocketStats};
 use crate::views::{self, View, ViewError};
 use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
@@ -195,25 +195,48 @@ impl UserStore {
         Ok(builder.with_websocket(pair.client).empty())
     }
 
-    /// Makes the crash markers written by [`Engine::pre_mark`] durable
-    /// before the messages are applied.
-    async fn pre_mark(
+    /// One message through the engine's single admission path: admitted,
+    /// each crash marker made durable when the engine asks (before the
+    /// changes it guards are applied), then applied. Also answers how many
+    /// changes it stored.
+    async fn handle_durably(
         &self,
         now_ms: u64,
         peer: &PeerId,
-        msgs: &[RepoMessage],
-    ) -> Result<(), ApiError> {
-        let marked = self.with_engine(|e| {
-            let mut any = false;
-            for m in msgs {
-                any |= e.pre_mark(now_ms, peer, m).map_err(store_error)?;
+        msg: RepoMessage,
+    ) -> Result<(Vec<RepoMessage>, u64), Failure> {
+        let before = self.with_engine(|e| Ok(e.seq())).map_err(Failure::from)?;
+        let mut step = self.engine_step(|e| e.admit(now_ms, peer, msg))?;
+        loop {
+            match step {
+                Step::Done(out) => {
+                    let after = self.with_engine(|e| Ok(e.seq())).map_err(Failure::from)?;
+                    return Ok((out, after.saturating_sub(before)));
+                }
+                Step::MakeDurable(pending) => {
+                    self.state
+                        .storage()
+                        .sync()
+                        .await
+                        .map_err(|e| Failure::from(http::internal(e)))?;
+                    step = self.engine_step(|e| e.resume(now_ms, pending))?;
+                }
             }
-            Ok(any)
-        })?;
-        if marked {
-            self.state.storage().sync().await.map_err(http::internal)?;
         }
-        Ok(())
+    }
+
+    fn engine_step(
+        &self,
+        f: impl FnOnce(&mut Engine<DoSql>) -> Result<Step, StoreError>,
+    ) -> Result<Step, Failure> {
+        let mut reason = None;
+        self.with_engine(|e| {
+            f(e).map_err(|se| {
+                reason = Some(se.reason());
+                store_error(se)
+            })
+        })
+        .map_err(|api| Failure { api, reason })
     }
 
     /// One frame from a device: handled, counted in the socket's stats;
@@ -268,27 +291,15 @@ impl UserStore {
             }
         };
         let joining = att.peer.is_none();
-        self.pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
-            .await
-            .map_err(|e| Refusal::new(CLOSE_SERVER_FAULT, &e.message))?;
-        let mut reason = None;
-        let handled = self.with_engine(|e| {
-            let before = e.seq();
-            let replies = e.handle_message(now_ms, &peer, msg).map_err(|se| {
-                reason = Some(se.reason());
-                store_error(se)
-            })?;
-            Ok((replies, e.seq().saturating_sub(before)))
-        });
-        let (replies, applied) = handled.map_err(|e| {
-            let code = if e.code == ErrorCode::BadRequest {
+        let (replies, applied) = self.handle_durably(now_ms, &peer, msg).await.map_err(|f| {
+            let code = if f.api.code == ErrorCode::BadRequest {
                 CLOSE_POLICY
             } else {
                 CLOSE_SERVER_FAULT
             };
             Refusal {
-                reason,
-                ..Refusal::new(code, &e.message)
+                reason: f.reason,
+                ..Refusal::new(code, &f.api.message)
             }
         })?;
         att.stats.changes_applied += applied;
@@ -365,48 +376,65 @@ impl UserStore {
             ));
         };
         let now_ms = random::now_ms();
-        self.pre_mark(now_ms, &peer, &batch).await?;
         let mut mine = Vec::new();
         let mut others = Vec::new();
-        let mut reason = None;
         let mut applied = 0;
-        let outcome = self.with_engine(|e| {
-            let before = e.seq();
-            // Every message is handled, also after one is refused: the
-            // others apply, and each clears the crash marker written for it
-            // above (one left behind would count as a crash at the next
-            // start of the object).
-            let mut first_error = None;
-            for m in batch {
-                if matches!(m, RepoMessage::Join { .. } | RepoMessage::Leave { .. }) {
-                    continue;
+        let mut handled = 0;
+        let mut first_refusal: Option<Failure> = None;
+        // Every message is handled, also after one is refused, and each is
+        // answered: a refused one by an `error` naming its document.
+        for m in batch {
+            let document_id = match &m {
+                RepoMessage::Sync(d) | RepoMessage::Request(d) => Some(d.document_id),
+                RepoMessage::Join { .. } | RepoMessage::Leave { .. } => continue,
+                _ => None,
+            };
+            match self.handle_durably(now_ms, &peer, m).await {
+                Ok((replies, n)) => {
+                    handled += 1;
+                    applied += n;
+                    let (to_me, to_others): (Vec<_>, Vec<_>) = replies
+                        .into_iter()
+                        .partition(|r| r.target_id() == Some(&peer));
+                    mine.extend(to_me);
+                    others.extend(to_others);
                 }
-                match e.handle_message(now_ms, &peer, m) {
-                    Ok(replies) => {
-                        for reply in replies {
-                            if reply.target_id() == Some(&peer) {
-                                mine.push(reply);
-                            } else {
-                                others.push(reply);
-                            }
-                        }
-                    }
-                    Err(se) if first_error.is_none() => {
-                        reason = Some(se.reason());
-                        first_error = Some(store_error(se));
-                    }
-                    Err(_) => {}
+                Err(f) if f.api.code == ErrorCode::BadRequest => {
+                    mine.push(RepoMessage::Error {
+                        sender_id: None,
+                        target_id: Some(peer.clone()),
+                        message: f.api.message.clone(),
+                        document_id,
+                        reason: f.reason.map(str::to_owned),
+                    });
+                    first_refusal.get_or_insert(f);
                 }
-                applied = e.seq().saturating_sub(before);
+                Err(f) => {
+                    self.deliver(others);
+                    return Ok(batch_outcome(
+                        http::error_response(&f.api),
+                        applied,
+                        f.reason,
+                    ));
+                }
             }
-            first_error.map_or(Ok(()), Err)
-        });
+        }
         self.deliver(others);
-        let answer = match outcome {
-            Ok(()) => cbor(RepoMessage::encode_batch(&mine))?,
-            Err(e) => http::error_response(&e),
-        };
-        Ok(batch_outcome(answer, applied, reason))
+        // A batch of which nothing could be handled is refused as a whole
+        // (400, as always); otherwise each refused message has its `error`.
+        if let (0, Some(f)) = (handled, &first_refusal) {
+            return Ok(batch_outcome(
+                http::error_response(&f.api),
+                applied,
+                f.reason,
+            ));
+        }
+        let reason = first_refusal.and_then(|f| f.reason);
+        Ok(batch_outcome(
+            cbor(RepoMessage::encode_batch(&mine))?,
+            applied,
+            reason,
+        ))
     }
 
     /// `GET /sync/changes?since=`.
@@ -615,6 +643,18 @@ pub(crate) fn reject_text(ws: &WebSocket) {
     let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
 }
 
+/// An engine call that failed, with the engine's reason when it refused.
+struct Failure {
+    api: ApiError,
+    reason: Option<&'static str>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(api: ApiError) -> Self {
+        Self { api, reason: None }
+    }
+}
+
 /// Why a frame ends its socket.
 struct Refusal {
     code: u16,
@@ -639,6 +679,8 @@ fn refuse(ws: &WebSocket, code: u16, why: &str) {
         sender_id: None,
         target_id: None,
         message: why.to_owned(),
+        document_id: None,
+        reason: None,
     };
     let _ = ws.send_with_bytes(err.encode());
     let _ = ws.close(Some(code), Some(why));

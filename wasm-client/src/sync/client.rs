@@ -44,7 +44,17 @@ pub enum ClientError {
     /// The server sent an `error` message.
     #[error("server error: {0}")]
     Server(String),
+    /// The server refused part of this document's sync message (an
+    /// `error` naming the document); its sync state was reset.
+    #[error("sync of {0} refused by the server: {1}")]
+    Refused(DocumentId, String),
 }
+
+/// Sync messages a document may send without progress (neither side's
+/// heads moved) before its sync state restarts from scratch: a round that
+/// went astray (a lost frame, a state that no longer matches the server's)
+/// starts over instead of looping.
+pub const MAX_IDLE_MESSAGES: u32 = 8;
 
 /// What a device keeps between sessions so that the next round is cheap:
 /// the last manifest `seq` and the heads both sides agreed on.
@@ -72,6 +82,9 @@ pub struct SyncClient {
     /// manifest question instead of leaving the next reconnect to re-list
     /// them.
     pushed: bool,
+    /// Per active document: the heads of both sides at its last message,
+    /// and how many messages it sent since they last moved.
+    idle: BTreeMap<DocumentId, (Vec<ChangeHash>, Option<Vec<ChangeHash>>, u32)>,
 }
 
 impl SyncClient {
@@ -91,6 +104,7 @@ impl SyncClient {
             active: BTreeSet::new(),
             pending_seq: None,
             pushed: false,
+            idle: BTreeMap::new(),
         }
     }
 
@@ -127,10 +141,23 @@ impl SyncClient {
         self.active.is_empty()
     }
 
+    /// Forgets every document's sync state, so that the next messages
+    /// start each exchange afresh. Done on every (re)connection (the
+    /// `peer` answer to `join`) and by a transport that suspects a lost
+    /// frame (a round that stalled): whatever was in flight is sent again.
+    pub fn restart(&mut self) {
+        self.states.clear();
+        self.idle.clear();
+    }
+
     /// Applies one message from the server to `docs`.
     pub fn handle_message(&mut self, docs: &mut Docs, msg: RepoMessage) -> Result<(), ClientError> {
         match msg {
-            RepoMessage::Peer { sender_id, .. } => self.server_id = sender_id,
+            RepoMessage::Peer { sender_id, .. } => {
+                // A new connection: the server's side starts afresh too.
+                self.server_id = sender_id;
+                self.restart();
+            }
             RepoMessage::Changes { manifest, .. } => self.handle_manifest(docs, manifest),
             RepoMessage::Sync(m) | RepoMessage::Request(m) => self.handle_sync(docs, m)?,
             RepoMessage::DocUnavailable { document_id, .. } => {
@@ -144,6 +171,21 @@ impl SyncClient {
                 }
                 self.states.remove(&document_id);
                 self.active.remove(&document_id);
+            }
+            RepoMessage::Error {
+                message,
+                document_id: Some(id),
+                reason,
+                ..
+            } => {
+                // The server refused (part of) what we sent for `id` and
+                // reset its side: do the same, so the next round re-sends
+                // whatever it still lacks.
+                self.states.remove(&id);
+                self.idle.remove(&id);
+                self.saved.synced_heads.remove(&id);
+                self.active.insert(id);
+                return Err(ClientError::Refused(id, reason.unwrap_or(message)));
             }
             RepoMessage::Error { message, .. } => return Err(ClientError::Server(message)),
             _ => {}
@@ -166,9 +208,21 @@ impl SyncClient {
                 settled.push(*id);
                 continue;
             };
+            let heads = doc.get_heads();
             let state = self.states.entry(*id).or_default();
+            let idle = self
+                .idle
+                .entry(*id)
+                .or_insert_with(|| (Vec::new(), None, 0));
+            if idle.0 != heads || idle.1 != state.their_heads {
+                *idle = (heads, state.their_heads.clone(), 0);
+            } else if idle.2 >= MAX_IDLE_MESSAGES {
+                *state = State::new();
+                idle.2 = 0;
+            }
             match doc.generate_sync_message(state) {
                 Some(message) => {
+                    idle.2 += 1;
                     self.pushed |= !message.changes.is_empty();
                     let pull = doc.get_heads().is_empty();
                     for data in split(message) {
@@ -199,6 +253,7 @@ impl SyncClient {
         }
         for id in settled {
             self.active.remove(&id);
+            self.idle.remove(&id);
         }
         if self.active.is_empty() {
             if let Some(seq) = self.pending_seq.take() {
