@@ -15,6 +15,10 @@ const HTTP_MAX_ROUND_TRIPS = 100;
 // A WebSocket round that goes silent before every document settled is
 // asked again (`changes-since` plus fresh sync messages) after this long.
 const STALL_MS = 1_000;
+// From the second stall in a row on, every document's sync state restarts
+// (a frame was lost in one direction or the other: whatever it carried is
+// sent again); after this many the socket is closed and reopened.
+const MAX_STALLS = 6;
 // The user id a client without a server keeps its (local-only) data under.
 const LOCAL_USER = 'local';
 
@@ -161,6 +165,8 @@ export class SyncClient {
   #wsFailures = 0;
   #reconnectTimer = null;
   #stallTimer = null;
+  /** Stalls in a row without a frame from the server. */
+  #stalls = 0;
   #pollTimer = null;
   #refreshTimer = null;
   #refreshing = null;
@@ -555,7 +561,11 @@ export class SyncClient {
     this.#ws = ws;
     this.#roundAnswered = false;
     ws.onopen = () => {
-      if (this.#ws === ws && this.#device) this.#send(ws, [this.#device.join()]);
+      if (this.#ws !== ws || !this.#device) return;
+      this.#send(ws, [this.#device.join()]);
+      // No `peer` answer (a lost frame): the stall timer starts over.
+      this.#stalls = 0;
+      this.#armStall(ws);
     };
     ws.onmessage = (ev) => this.#onFrame(ws, ev.data);
     ws.onerror = () => { /* onclose follows */ };
@@ -574,6 +584,7 @@ export class SyncClient {
   #onFrame(ws, data) {
     if (this.#ws !== ws || !this.#device) return;
     const bytes = new Uint8Array(data);
+    this.#stalls = 0;
     let received;
     try {
       received = core(() => this.#device.receive(bytes));
@@ -619,14 +630,32 @@ export class SyncClient {
       }
       if (this.#status !== 'synced') this.#setStatus('connecting');
       this.#progressed();
-      this.#stallTimer = setTimeout(() => {
-        this.#whenSaved(ws, () => {
-          if (this.#device.isQuiet()) return;
-          this.#send(ws, [this.#device.start()]);
-          this.#drain(ws);
-        });
-      }, STALL_MS);
+      this.#armStall(ws);
     });
+  }
+
+  /**
+   * A round that goes silent before every document settled asks again;
+   * from the second stall in a row the sync states restart (whatever a
+   * lost frame carried is sent again), and after MAX_STALLS the socket is
+   * reopened. Re-armed until the round settles or a frame arrives.
+   */
+  #armStall(ws) {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = setTimeout(() => {
+      this.#whenSaved(ws, () => {
+        if (this.#roundAnswered && this.#device.isQuiet()) return;
+        this.#stalls += 1;
+        if (this.#stalls >= MAX_STALLS || (!this.#roundAnswered && this.#stalls >= 4)) {
+          ws.close();
+          return;
+        }
+        if (this.#stalls >= 2) this.#device.restart();
+        this.#send(ws, [this.#device.start()]);
+        this.#drain(ws);
+        this.#armStall(ws);
+      });
+    }, STALL_MS);
   }
 
   /**

@@ -85,6 +85,10 @@ pub struct SyncClient {
     /// Per active document: the heads of both sides at its last message,
     /// and how many messages it sent since they last moved.
     idle: BTreeMap<DocumentId, (Vec<ChangeHash>, Option<Vec<ChangeHash>>, u32)>,
+    /// Documents the server refused part of, with the local heads then:
+    /// not offered again until they change or the next connection, so a
+    /// change the server will not take does not loop.
+    refused: BTreeMap<DocumentId, Vec<ChangeHash>>,
 }
 
 impl SyncClient {
@@ -105,6 +109,7 @@ impl SyncClient {
             pending_seq: None,
             pushed: false,
             idle: BTreeMap::new(),
+            refused: BTreeMap::new(),
         }
     }
 
@@ -148,6 +153,7 @@ impl SyncClient {
     pub fn restart(&mut self) {
         self.states.clear();
         self.idle.clear();
+        self.refused.clear();
     }
 
     /// Applies one message from the server to `docs`.
@@ -184,7 +190,10 @@ impl SyncClient {
                 self.states.remove(&id);
                 self.idle.remove(&id);
                 self.saved.synced_heads.remove(&id);
-                self.active.insert(id);
+                self.active.remove(&id);
+                if let Some(doc) = docs.get(&id) {
+                    self.refused.insert(id, doc.get_heads());
+                }
                 return Err(ClientError::Refused(id, reason.unwrap_or(message)));
             }
             RepoMessage::Error { message, .. } => return Err(ClientError::Server(message)),
@@ -197,7 +206,12 @@ impl SyncClient {
     /// something to say.
     pub fn poll_messages(&mut self, docs: &Docs) -> Vec<RepoMessage> {
         for (id, doc) in docs {
-            if self.saved.synced_heads.get(id) != Some(&doc.get_heads()) {
+            let heads = doc.get_heads();
+            if self.refused.get(id).is_some_and(|h| *h == heads) {
+                continue;
+            }
+            self.refused.remove(id);
+            if self.saved.synced_heads.get(id) != Some(&heads) {
                 self.active.insert(*id);
             }
         }
@@ -270,11 +284,19 @@ impl SyncClient {
     fn handle_manifest(&mut self, docs: &mut Docs, manifest: Manifest) {
         for entry in manifest.documents {
             let doc = docs.entry(entry.document_id).or_default();
+            let id = entry.document_id;
             if doc.get_heads() != entry.heads {
-                self.active.insert(entry.document_id);
+                self.active.insert(id);
                 // Our sync state may believe the server still has the heads
                 // of the last exchange and then stay silent: start afresh.
-                self.states.remove(&entry.document_id);
+                self.states.remove(&id);
+            } else if self.active.contains(&id) {
+                // Both sides hold the same heads (the answer that would have
+                // said so may have been lost): the document is in sync.
+                self.saved.synced_heads.insert(id, entry.heads);
+                self.active.remove(&id);
+                self.states.remove(&id);
+                self.idle.remove(&id);
             }
         }
         self.pending_seq = Some(manifest.seq);
