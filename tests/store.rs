@@ -846,3 +846,60 @@ fn a_busy_document_is_left_alone() {
     assert_eq!(done.documents_compacted, 0);
     assert_eq!(done.stale_peers, 0);
 }
+
+#[test]
+fn a_frame_lost_in_either_direction_still_settles() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    // Up: the message carrying the change never reaches the server. The
+    // next round (a stall or a reconnect asks again) sends it again.
+    edit(&mut docs, 1, "y", 2);
+    assert!(!a.poll_messages(&docs).is_empty());
+    assert!(!a.is_quiet());
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
+    // Down: the server applies the change but its answer is lost. Asked
+    // again, the manifest shows the same heads: the document settles.
+    edit(&mut docs, 1, "z", 3);
+    for m in a.poll_messages(&docs) {
+        server.handle_message(3, &peer("a"), m).unwrap();
+    }
+    assert!(!a.is_quiet());
+    for m in server.handle_message(4, &peer("a"), a.start()).unwrap() {
+        a.handle_message(&mut docs, m).unwrap();
+    }
+    assert!(a.poll_messages(&docs).is_empty());
+    assert!(a.is_quiet(), "settled without another exchange");
+    assert_eq!(
+        a.state().synced_heads.get(&id(1)),
+        Some(&docs[&id(1)].get_heads())
+    );
+}
+
+#[test]
+fn a_refusal_naming_a_document_resets_it_and_does_not_loop() {
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    assert_eq!(a.poll_messages(&docs).len(), 1);
+    let refusal = RepoMessage::Error {
+        sender_id: Some(peer("myflashplay-server")),
+        target_id: Some(peer("a")),
+        message: "refused".into(),
+        document_id: Some(id(1)),
+        reason: Some(CHANGE_REFUSED.into()),
+    };
+    let err = a.handle_message(&mut docs, refusal).unwrap_err();
+    assert!(
+        matches!(err, myflashplay_client::sync::ClientError::Refused(d, _) if d == id(1)),
+        "{err}"
+    );
+    // Not offered again as it is (the server would refuse it again)...
+    assert!(a.poll_messages(&docs).is_empty());
+    // ...but after a local edit, from a fresh sync state.
+    edit(&mut docs, 1, "y", 2);
+    assert_eq!(a.poll_messages(&docs).len(), 1);
+}

@@ -23,9 +23,6 @@ pub enum StoreError {
     /// would panic applying it).
     #[error("sync message for {0} names unknown actors")]
     UnknownActor(DocumentId),
-    /// The same message crashed this object before: refused for good.
-    #[error("sync message for {0} crashed the store before; refused")]
-    Poisoned(DocumentId),
     /// A message whose `senderId` is not the authenticated peer.
     #[error("senderId does not match the connection's peer")]
     SenderMismatch,
@@ -45,22 +42,22 @@ impl StoreError {
                 | Self::Decode(_)
                 | Self::Apply(_)
                 | Self::UnknownActor(_)
-                | Self::Poisoned(_)
                 | Self::SenderMismatch
         )
     }
 }
 
 impl StoreError {
-    /// Every [`StoreError::reason`], for the shell to check a reason it
-    /// relays against.
+    /// Every [`StoreError::reason`], and the reason of a change refused for
+    /// crashing the store (`CHANGE_REFUSED`, an answer rather than an
+    /// error), for the shell to check a reason it relays against.
     pub const REASONS: &'static [&'static str] = &[
         "sql",
         "check",
         "decode",
         "apply",
         "unknown_actor",
-        "poisoned",
+        "change_refused",
         "sender_mismatch",
         "corrupt",
     ];
@@ -74,7 +71,6 @@ impl StoreError {
             Self::Decode(_) => "decode",
             Self::Apply(_) => "apply",
             Self::UnknownActor(_) => "unknown_actor",
-            Self::Poisoned(_) => "poisoned",
             Self::SenderMismatch => "sender_mismatch",
             Self::Corrupt(_) => "corrupt",
         }

@@ -682,7 +682,12 @@ export class SyncClient {
   /** After a local edit: send it now if a transport is up. */
   #flush() {
     if (this.#ws && this.#ws.readyState === 1 && this.#roundAnswered) {
-      this.#whenSaved(this.#ws, () => this.#drain(this.#ws));
+      const ws = this.#ws;
+      this.#whenSaved(ws, () => {
+        this.#drain(ws);
+        // Whatever was sent may be lost: the stall timer asks again.
+        this.#armStall(ws);
+      });
     } else if (this.#wanted && !this.#ws && this.#online() && this.#status !== 'error') {
       clearTimeout(this.#pollTimer);
       this.#pollTimer = setTimeout(() => this.#pollHttp(), 50);

@@ -10,7 +10,7 @@ use super::{Answer, SessionCall, UserStore};
 use crate::api_error::{ApiError, ErrorCode};
 use crate::shell::do_sql::DoSql;
 use crate::shell::{http, observe, random};
-use crate::store::{self, Step, StoreError, UserStore as Engine};
+use crate::store::{self, Step, StoreError, UserStore as Engine, CHANGE_REFUSED};
 use crate::telemetry::{self, SocketStats};
 use crate::views::{self, View, ViewError};
 use myflashplay_client::sync::{ClientState, PeerId, RepoMessage, SyncClient, PROTOCOL_VERSION};
@@ -303,6 +303,9 @@ impl UserStore {
             }
         })?;
         att.stats.changes_applied += applied;
+        if replies.iter().any(refuses_a_change) {
+            att.stats.rejection = Some(CHANGE_REFUSED.to_owned());
+        }
         if joining {
             att.peer = Some(peer.as_str().to_owned());
         }
@@ -381,6 +384,7 @@ impl UserStore {
         let mut applied = 0;
         let mut handled = 0;
         let mut first_refusal: Option<Failure> = None;
+        let mut crash_refusal = None;
         // Every message is handled, also after one is refused, and each is
         // answered: a refused one by an `error` naming its document.
         for m in batch {
@@ -393,6 +397,9 @@ impl UserStore {
                 Ok((replies, n)) => {
                     handled += 1;
                     applied += n;
+                    if replies.iter().any(refuses_a_change) {
+                        crash_refusal = Some(CHANGE_REFUSED);
+                    }
                     let (to_me, to_others): (Vec<_>, Vec<_>) = replies
                         .into_iter()
                         .partition(|r| r.target_id() == Some(&peer));
@@ -429,7 +436,7 @@ impl UserStore {
                 f.reason,
             ));
         }
-        let reason = first_refusal.and_then(|f| f.reason);
+        let reason = first_refusal.and_then(|f| f.reason).or(crash_refusal);
         Ok(batch_outcome(
             cbor(RepoMessage::encode_batch(&mine))?,
             applied,
@@ -641,6 +648,11 @@ pub(crate) const CLOSE_TEXT: u16 = CLOSE_UNSUPPORTED;
 /// Refuses a text frame (the protocol is binary only).
 pub(crate) fn reject_text(ws: &WebSocket) {
     let _ = ws.close(Some(CLOSE_UNSUPPORTED), Some("binary frames only"));
+}
+
+/// True for the engine's refusal of a change that crashed it twice.
+fn refuses_a_change(m: &RepoMessage) -> bool {
+    matches!(m, RepoMessage::Error { reason: Some(r), .. } if r == CHANGE_REFUSED)
 }
 
 /// An engine call that failed, with the engine's reason when it refused.
