@@ -134,7 +134,9 @@ fn run_native(
     let mut synced_at = Vec::new();
     let mut connected = false;
     while !shared.stop.load(Ordering::SeqCst) {
-        let n = if big {
+        // Large messages until the document holds a few thousand changes
+        // (enough to make every apply slow), then small edits.
+        let n = if big && edits < 2_500 {
             rng.range(200, 500)
         } else {
             rng.range(1, 4)
@@ -150,7 +152,9 @@ fn run_native(
             edits += 1;
         }
         if big {
-            shared.big_sent_at.store(epoch_ms(), Ordering::SeqCst);
+            if n > 100 {
+                shared.big_sent_at.store(epoch_ms(), Ordering::SeqCst);
+            }
         }
         let made = edits;
         if try_sync(&mut d, transport, &mut connected).is_ok() && in_sync(&d) {
@@ -176,8 +180,7 @@ fn run_native(
             synced_at_end = true;
             break;
         }
-        last =
-            format!(
+        last = format!(
                 "sync {ok:?} quiet={} unsynced documents={}",
                 d.client.is_quiet(),
                 d.replica
@@ -280,6 +283,14 @@ impl PackageDevice {
     }
 }
 
+/// The applies that restarted objects found interrupted (their log line).
+fn interrupted_in(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split("store opened after a crash: ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[test]
 fn every_change_survives_kill_9_of_workerd_at_random_moments() {
     let seed: u64 = std::env::var("KILL_SEED")
@@ -294,8 +305,12 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
     let started = Instant::now();
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
 
-    let mut w = Worker::start();
-    let (dir, port, url) = (w.state_dir.clone(), w.port(), w.url.clone());
+    // The Worker's console lines are read for the applies a kill
+    // interrupted ("store opened after a crash").
+    let first = Worker::start();
+    let (dir, port, url) = (first.state_dir.clone(), first.port(), first.url.clone());
+    drop(first);
+    let mut w = Worker::start_logging(&dir, port, "log");
     let nanos = epoch_ms();
     let emails = [
         format!("kill.a.{seed}.{nanos}@example.com"),
@@ -343,13 +358,15 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
     // of a large message (from the large-message device or a burst of the
     // package), the others anywhere.
     let mut kills = 0;
+    // Applies a kill interrupted, as the restarted objects counted them.
+    let mut interrupted = 0;
     let kill_until = Instant::now() + Duration::from_secs(kill_secs);
     while Instant::now() < kill_until {
         std::thread::sleep(Duration::from_millis(rng.range(2_000, 6_000)));
         match rng.range(0, 4) {
             0 => {
                 package.command(&format!("burst {}", rng.range(200, 500)));
-                std::thread::sleep(Duration::from_millis(rng.range(50, 900)));
+                std::thread::sleep(Duration::from_millis(rng.range(20, 400)));
             }
             1 => {
                 let wait_until = Instant::now() + Duration::from_secs(8);
@@ -357,14 +374,15 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
                 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                std::thread::sleep(Duration::from_millis(rng.range(20, 900)));
+                std::thread::sleep(Duration::from_millis(rng.range(0, 300)));
             }
             _ => {}
         }
+        interrupted += interrupted_in(&w.log());
         w.kill_hard();
         kills += 1;
         std::thread::sleep(Duration::from_millis(rng.range(0, 1_000)));
-        w = Worker::start_at(&dir, port);
+        w = Worker::start_logging(&dir, port, "log");
         shared.restarts.lock().expect("restarts").push(epoch_ms());
     }
     shared.stop.store(true, Ordering::SeqCst);
@@ -376,6 +394,12 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
 
     // What the server holds: a fresh device of each user pulls everything.
     let mut on_server = Vec::new();
+    for r in &reports {
+        println!(
+            "  {}: edits={} acknowledged={} synced_at_end={}",
+            r.name, r.edits, r.acknowledged, r.synced_at_end
+        );
+    }
     for (email, password) in emails.iter().zip(&passwords) {
         let tokens = api::login(&url, email, password, "check");
         let mut check = Device::new("check", tokens, &url);
@@ -400,29 +424,28 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
             }
         }
     }
+    interrupted += interrupted_in(&w.log());
     // The longest time a device stayed not synced after a restart: from
     // each restart to each device's next synced moment.
     let restarts = shared.restarts.lock().expect("restarts").clone();
     let mut longest = 0;
     for r in &reports {
+        let mut own = 0;
         for &at in &restarts {
             if let Some(next) = r.synced_at.iter().find(|&&t| t >= at) {
-                longest = longest.max(next - at);
+                own = own.max(next - at);
             }
         }
+        println!("  {}: longest not synced after a restart {own} ms", r.name);
+        longest = longest.max(own);
     }
     println!(
-        "kill test: seed={seed} kills={kills} devices={} edits={edits} acknowledged={acknowledged} \
-         lost={lost} stranded={stranded} longest_not_synced_after_restart_ms={longest} elapsed_s={}",
+        "kill test: seed={seed} kills={kills} interrupted_applies={interrupted} devices={} \
+         edits={edits} acknowledged={acknowledged} lost={lost} stranded={stranded} \
+         longest_not_synced_after_restart_ms={longest} elapsed_s={}",
         reports.len(),
         started.elapsed().as_secs()
     );
-    for r in &reports {
-        println!(
-            "  {}: edits={} acknowledged={} synced_at_end={}",
-            r.name, r.edits, r.acknowledged, r.synced_at_end
-        );
-    }
     assert!(kills > 0, "no kill happened");
     assert_eq!(lost, 0, "acknowledged changes lost (seed {seed})");
     assert_eq!(stranded, 0, "changes stranded on devices (seed {seed})");

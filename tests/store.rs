@@ -449,7 +449,8 @@ fn a_change_that_crashes_the_store_twice_is_refused_and_the_others_arrive() {
 #[test]
 fn no_marker_outlives_a_refused_message() {
     let (mut server, _, _, forged) = store_with_forged_message();
-    // Refused at admission, in a run of messages that apply.
+    // A batch as `POST /sync` handles it, message by message: refused at
+    // admission between messages that apply.
     let good = one_change_message("z", 3);
     server
         .handle_message(2, &peer("a"), sync_msg(good, id(1)))
@@ -458,6 +459,12 @@ fn no_marker_outlives_a_refused_message() {
         .handle_message(2, &peer("a"), sync_msg(forged, id(1)))
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
+    // The rest of the batch goes on.
+    let after = one_change_message("w", 4);
+    server
+        .handle_message(2, &peer("a"), sync_msg(after, id(1)))
+        .unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "w"), Some(4));
     let sql = server.into_sql();
     assert_eq!(rows(&sql, "in_flight"), 0);
     // Reopening counts no crash: the refusal stays the checks' doing.
@@ -902,4 +909,35 @@ fn a_refusal_naming_a_document_resets_it_and_does_not_loop() {
     // ...but after a local edit, from a fresh sync state.
     edit(&mut docs, 1, "y", 2);
     assert_eq!(a.poll_messages(&docs).len(), 1);
+}
+
+#[test]
+fn a_push_lost_on_the_way_is_sent_again_once_the_device_restarts_its_state() {
+    let mut server = store();
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    for c in [&a, &b] {
+        server.handle_message(1, c.peer_id(), c.join()).unwrap();
+    }
+    edit(&mut da, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut da, &mut server).unwrap();
+    sync_until_quiet(1, &mut b, &mut db, &mut server).unwrap();
+    // b's change is pushed to a; the push never arrives.
+    edit(&mut db, 1, "y", 2);
+    let mut lost = 0;
+    for m in b.poll_messages(&db) {
+        for r in server.handle_message(2, &peer("b"), m).unwrap() {
+            if r.target_id() == Some(&peer("a")) {
+                lost += 1;
+            } else {
+                b.handle_message(&mut db, r).unwrap();
+            }
+        }
+    }
+    assert!(lost > 0, "the change was pushed to a");
+    // a starts its next round on the same connection from a fresh state
+    // (the manifest shows the document moved): the server, which believes
+    // it sent the change, starts afresh too and sends it again.
+    sync_until_quiet(3, &mut a, &mut da, &mut server).unwrap();
+    assert_eq!(get(&da[&id(1)], "y"), Some(2));
 }

@@ -71,6 +71,8 @@ pub struct UserStore<S: Sql> {
     seen: BTreeMap<PeerId, u64>,
     /// Crashes counted per marker key (the `poisoned` table, in memory).
     suspects: BTreeMap<admission::Hash, i64>,
+    /// Markers found at open: applies a crash interrupted.
+    interrupted: u64,
     tick: u64,
 }
 
@@ -105,6 +107,11 @@ impl<S: Sql> UserStore<S> {
         for stmt in schema::UPGRADES {
             let _ = sql.exec(stmt, &[]);
         }
+        let interrupted = uint(
+            sql.query("SELECT COUNT(*) FROM in_flight", &[])?
+                .first()
+                .and_then(|r| r.first()),
+        );
         sql.transaction(|sql| {
             sql.exec(
                 "INSERT INTO poisoned (hash, peer_id, document_id, at, crashes)
@@ -138,8 +145,15 @@ impl<S: Sql> UserStore<S> {
             live_peers: BTreeSet::new(),
             seen: BTreeMap::new(),
             suspects,
+            interrupted,
             tick: 0,
         })
+    }
+
+    /// How many applies the last crash interrupted (markers found when the
+    /// store opened), for the operator's log.
+    pub fn interrupted(&self) -> u64 {
+        self.interrupted
     }
 
     /// The server's peer id (`senderId` of its messages).

@@ -63,6 +63,13 @@ impl Worker {
     /// Starts on an existing state directory and a given port (a restart
     /// that devices find at the same address).
     pub fn start_at(state_dir: &Path, port: u16) -> Self {
+        let level = std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
+        Self::start_logging(state_dir, port, &level)
+    }
+
+    /// [`Worker::start_at`] with wrangler's `--log-level` (`log` shows the
+    /// Worker's own console lines in [`Worker::log`]).
+    pub fn start_logging(state_dir: &Path, port: u16, level: &str) -> Self {
         let inspector = free_port();
         let log_path = state_dir.join(format!("wrangler-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -75,7 +82,7 @@ impl Worker {
             .arg("--persist-to")
             .arg(state_dir)
             .args(["--show-interactive-dev-session=false", "--log-level"])
-            .arg(std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
+            .arg(level)
             .args(RAISED_LIMITS.iter().flat_map(|v| ["--var", *v]))
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_SEND_METRICS", "false")

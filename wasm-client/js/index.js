@@ -705,6 +705,9 @@ export class SyncClient {
       this.#setStatus('offline');
       return;
     }
+    // Not synced while the server is out of reach: a later `synced` says
+    // both sides hold the same heads again.
+    this.#setStatus('connecting');
     // HTTP fallback while the WebSocket is down (proxies that block it, or
     // a server restart): one round now, then polling until it is back.
     this.#pollHttp();

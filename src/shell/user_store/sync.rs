@@ -99,6 +99,12 @@ impl UserStore {
                 let raw: &worker::wasm_bindgen::JsValue = storage.as_raw().as_ref();
                 let sql = DoSql::new(self.sql.clone(), raw.clone());
                 let mut engine = Engine::open(sql, random::now_ms()).map_err(store_error)?;
+                if engine.interrupted() > 0 {
+                    worker::console_warn!(
+                        "store opened after a crash: {} interrupted apply(s) counted",
+                        engine.interrupted()
+                    );
+                }
                 for (_, peer) in self.joined_sockets() {
                     let _ = engine.handle_message(random::now_ms(), &peer, join(&peer));
                 }

@@ -25,7 +25,7 @@ use crate::store::actors;
 use crate::store::error::StoreError;
 use crate::store::schema::CRASHES_BEFORE_REFUSAL;
 use crate::store::sql::Sql;
-use automerge::sync::{ChunkList, Message, SyncDoc};
+use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge};
 use myflashplay_client::sync::{check_sync_message, DocMessage, Limits, PeerId, RepoMessage};
 use myflashplay_client::DocumentId;
@@ -66,8 +66,8 @@ pub struct Pending {
     forgive: Vec<Hash>,
     /// Changes skipped for crashing twice.
     refused: usize,
-    /// It carries changes, so a marker was written for it.
-    marked: bool,
+    /// What the marker written for it names now, if any.
+    marker: Option<Hash>,
 }
 
 enum Plan {
@@ -133,7 +133,7 @@ impl<S: Sql> UserStore<S> {
             plan: Plan::Whole,
             forgive: Vec::new(),
             refused: 0,
-            marked: !chunks.is_empty(),
+            marker: None,
         };
         if chunks.is_empty() {
             self.apply(&mut pending)?;
@@ -144,7 +144,7 @@ impl<S: Sql> UserStore<S> {
             pending.plan = Plan::Split { next: 0 };
             return self.mark_next_chunk(now, pending);
         }
-        self.mark(now, peer, &id, &hash)?;
+        self.mark(now, &mut pending, hash)?;
         Ok(Step::MakeDurable(pending))
     }
 
@@ -210,7 +210,7 @@ impl<S: Sql> UserStore<S> {
             }
             if self.crashes(h) < CRASHES_BEFORE_REFUSAL {
                 pending.plan = Plan::Split { next };
-                self.mark(now, &pending.peer, &pending.id, h)?;
+                self.mark(now, &mut pending, *h)?;
                 return Ok(Step::MakeDurable(pending));
             }
             pending.refused += 1;
@@ -234,6 +234,12 @@ impl<S: Sql> UserStore<S> {
             pending.forgive.push(pending.hash);
         }
         let mut state = std::mem::take(self.state(&peer, &id)?);
+        if message.have.first().is_some_and(|h| h.last_sync.is_empty()) {
+            // The peer starts from a fresh sync state (it reconnected, lost
+            // a frame or was refused): so does the server, or changes it
+            // believes already sent would never be sent again.
+            state = State::new();
+        }
         let loaded = self.docs.get_mut(&id).ok_or(StoreError::Corrupt(id))?;
         if loaded
             .doc
@@ -259,10 +265,10 @@ impl<S: Sql> UserStore<S> {
             id,
             forgive,
             refused,
-            marked,
+            marker,
             ..
         } = pending;
-        let changed = self.persist_applied(now, &peer, &id, marked, &forgive)?;
+        let changed = self.persist_applied(now, &peer, &id, marker, &forgive)?;
         let mut out = Vec::new();
         if refused > 0 {
             self.reset_state(&peer, &id)?;
@@ -291,7 +297,7 @@ impl<S: Sql> UserStore<S> {
         now: u64,
         peer: &PeerId,
         id: &DocumentId,
-        marked: bool,
+        marker: Option<Hash>,
         forgive: &[Hash],
     ) -> Result<bool, StoreError> {
         let key = (peer.clone(), *id);
@@ -303,7 +309,7 @@ impl<S: Sql> UserStore<S> {
             .map(|s| s.encode())
             .unwrap_or_default();
         let hint_changed = self.hints.get(&key) != Some(&hint);
-        if !changed && !hint_changed && !marked && forgive.is_empty() {
+        if !changed && !hint_changed && marker.is_none() && forgive.is_empty() {
             return Ok(false);
         }
         let seq = self.seq + 1;
@@ -321,10 +327,12 @@ impl<S: Sql> UserStore<S> {
                     &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
                 )?;
             }
-            if marked {
+            if let Some(h) = marker {
+                // Only its own: another message of this peer and document
+                // admitted meanwhile keeps its marker.
                 sql.exec(
-                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
-                    &[peer.as_str().into(), id.to_string().into()],
+                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ? AND hash = ?",
+                    &[peer.as_str().into(), id.to_string().into(), h.as_slice().into()],
                 )?;
             }
             for h in forgive {
@@ -373,22 +381,17 @@ impl<S: Sql> UserStore<S> {
     }
 
     /// Writes the crash marker of (peer, doc): what is being applied now.
-    fn mark(
-        &self,
-        now: u64,
-        peer: &PeerId,
-        id: &DocumentId,
-        hash: &Hash,
-    ) -> Result<(), StoreError> {
+    fn mark(&self, now: u64, pending: &mut Pending, hash: Hash) -> Result<(), StoreError> {
         self.sql.exec(
             "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
             &[
-                peer.as_str().into(),
-                id.to_string().into(),
+                pending.peer.as_str().into(),
+                pending.id.to_string().into(),
                 hash.as_slice().into(),
                 int(now),
             ],
         )?;
+        pending.marker = Some(hash);
         Ok(())
     }
 }

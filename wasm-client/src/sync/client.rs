@@ -282,6 +282,15 @@ impl SyncClient {
     }
 
     fn handle_manifest(&mut self, docs: &mut Docs, manifest: Manifest) {
+        // A manifest answers the question that starts a round (or asks
+        // again after a stall): an exchange still unsettled then may have
+        // lost a frame either way, and a sync state that believes its
+        // changes are in flight would never send them again. Such
+        // documents start afresh.
+        for id in &self.active {
+            self.states.remove(id);
+            self.idle.remove(id);
+        }
         for entry in manifest.documents {
             let doc = docs.entry(entry.document_id).or_default();
             let id = entry.document_id;
