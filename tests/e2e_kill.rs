@@ -194,6 +194,9 @@ fn run_native(
     }
     if !synced_at_end {
         eprintln!("{}: not in sync at the end: {last}", d.name);
+        if transport == Transport::WebSocket && std::env::var("KILL_DEBUG").is_ok() {
+            debug_round(&mut d);
+        }
     }
     d.disconnect();
     Report {
@@ -203,6 +206,56 @@ fn run_native(
         acknowledged,
         synced_at,
         synced_at_end,
+    }
+}
+
+/// Prints one round's messages (KILL_DEBUG).
+fn debug_round(d: &mut Device) {
+    use myflashplay_client::sync::RepoMessage;
+    let show = |dir: &str, m: &RepoMessage| match m {
+        RepoMessage::Sync(x) | RepoMessage::Request(x) => {
+            let s = automerge::sync::Message::decode(&x.data).unwrap();
+            eprintln!(
+                "  {dir} {} {}: heads {} need {} have {:?} changes {}",
+                m.kind(),
+                x.document_id,
+                s.heads.len(),
+                s.need.len(),
+                s.have.iter().map(|h| h.last_sync.len()).collect::<Vec<_>>(),
+                s.changes.len()
+            );
+        }
+        other => eprintln!("  {dir} {}", other.kind()),
+    };
+    for (id, doc) in d.replica.docs() {
+        eprintln!(
+            "  doc {id}: heads {:?} synced {:?}",
+            doc.get_heads().len(),
+            d.client.state().synced_heads.get(id).map(Vec::len)
+        );
+    }
+    let mut up = vec![d.client.start()];
+    up.extend(d.client.poll_messages(d.replica.docs()));
+    for _ in 0..12 {
+        for m in &up {
+            show("->", m);
+        }
+        let mut stats = device::RoundStats::default();
+        let _ = d.debug_send(up.clone(), &mut stats);
+        let mut any = false;
+        while let Ok(Some(m)) = d.try_recv(Duration::from_millis(500)) {
+            show("<-", &m);
+            any = true;
+            let r = d.client.handle_message(d.replica.docs_mut(), m);
+            if let Err(e) = r {
+                eprintln!("  error {e}");
+            }
+        }
+        up = d.client.poll_messages(d.replica.docs());
+        eprintln!("  quiet={} next={}", d.client.is_quiet(), up.len());
+        if up.is_empty() && !any {
+            break;
+        }
     }
 }
 
@@ -244,8 +297,8 @@ impl PackageDevice {
         }
     }
 
+    /// Waits for the report asked for by `stop`.
     fn finish(mut self, user: usize, name: &str) -> Report {
-        self.command("stop");
         let deadline = Instant::now() + Duration::from_secs(150);
         let done = loop {
             let found = self
@@ -386,6 +439,9 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
         shared.restarts.lock().expect("restarts").push(epoch_ms());
     }
     shared.stop.store(true, Ordering::SeqCst);
+    // Every device stops editing now (a device still editing would keep
+    // the others from ever being quiet) and settles.
+    package.command("stop");
     let mut reports: Vec<Report> = threads
         .into_iter()
         .map(|t| t.join().expect("device thread"))

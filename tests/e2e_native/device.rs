@@ -126,6 +126,15 @@ impl Device {
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
     }
 
+    /// Sends messages as they are (diagnostics of the kill test).
+    pub fn debug_send(
+        &mut self,
+        msgs: Vec<RepoMessage>,
+        stats: &mut RoundStats,
+    ) -> Result<(), String> {
+        self.try_send_all(msgs, stats)
+    }
+
     fn try_send_all(
         &mut self,
         msgs: Vec<RepoMessage>,

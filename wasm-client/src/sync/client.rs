@@ -66,6 +66,15 @@ pub struct ClientState {
     pub synced_heads: BTreeMap<DocumentId, Vec<ChangeHash>>,
 }
 
+/// A document's heads on both sides at its last message, and how many
+/// messages it sent since they last moved.
+#[derive(Debug, Default)]
+struct Idle {
+    ours: Vec<ChangeHash>,
+    theirs: Option<Vec<ChangeHash>>,
+    sent: u32,
+}
+
 /// The sync driver of one device.
 #[derive(Debug)]
 pub struct SyncClient {
@@ -84,7 +93,7 @@ pub struct SyncClient {
     pushed: bool,
     /// Per active document: the heads of both sides at its last message,
     /// and how many messages it sent since they last moved.
-    idle: BTreeMap<DocumentId, (Vec<ChangeHash>, Option<Vec<ChangeHash>>, u32)>,
+    idle: BTreeMap<DocumentId, Idle>,
     /// Documents the server refused part of, with the local heads then:
     /// not offered again until they change or the next connection, so a
     /// change the server will not take does not loop.
@@ -224,19 +233,20 @@ impl SyncClient {
             };
             let heads = doc.get_heads();
             let state = self.states.entry(*id).or_default();
-            let idle = self
-                .idle
-                .entry(*id)
-                .or_insert_with(|| (Vec::new(), None, 0));
-            if idle.0 != heads || idle.1 != state.their_heads {
-                *idle = (heads, state.their_heads.clone(), 0);
-            } else if idle.2 >= MAX_IDLE_MESSAGES {
+            let idle = self.idle.entry(*id).or_default();
+            if idle.ours != heads || idle.theirs != state.their_heads {
+                *idle = Idle {
+                    ours: heads,
+                    theirs: state.their_heads.clone(),
+                    sent: 0,
+                };
+            } else if idle.sent >= MAX_IDLE_MESSAGES {
                 *state = State::new();
-                idle.2 = 0;
+                idle.sent = 0;
             }
             match doc.generate_sync_message(state) {
                 Some(message) => {
-                    idle.2 += 1;
+                    idle.sent += 1;
                     self.pushed |= !message.changes.is_empty();
                     let pull = doc.get_heads().is_empty();
                     for data in split(message) {
