@@ -151,10 +151,8 @@ fn run_native(
                 .expect("star");
             edits += 1;
         }
-        if big {
-            if n > 100 {
-                shared.big_sent_at.store(epoch_ms(), Ordering::SeqCst);
-            }
+        if big && n > 100 {
+            shared.big_sent_at.store(epoch_ms(), Ordering::SeqCst);
         }
         let made = edits;
         if try_sync(&mut d, transport, &mut connected).is_ok() && in_sync(&d) {

@@ -306,7 +306,7 @@ impl OnFile {
                     if crash(&hash) {
                         return Ok(None);
                     }
-                    step = server.resume(now, pending)?;
+                    step = server.resume(now, *pending)?;
                 }
             }
         }

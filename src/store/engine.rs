@@ -187,7 +187,7 @@ impl<S: Sql> UserStore<S> {
         loop {
             match step {
                 Step::Done(out) => return Ok(out),
-                Step::MakeDurable(pending) => step = self.resume(now, pending)?,
+                Step::MakeDurable(pending) => step = self.resume(now, *pending)?,
             }
         }
     }

@@ -127,6 +127,7 @@ impl Device {
     }
 
     /// Sends messages as they are (diagnostics of the kill test).
+    #[allow(dead_code)] // only tests/e2e_kill.rs
     pub fn debug_send(
         &mut self,
         msgs: Vec<RepoMessage>,

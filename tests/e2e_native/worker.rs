@@ -142,6 +142,7 @@ impl Worker {
 
     /// `kill -9` of the whole group (wrangler and workerd) at once, as a
     /// crash would; returns once it is gone.
+    #[allow(dead_code)] // only tests/e2e_kill.rs
     pub fn kill_hard(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
@@ -156,6 +157,7 @@ impl Worker {
     }
 
     /// The port it listens on.
+    #[allow(dead_code)] // only tests/e2e_kill.rs
     pub fn port(&self) -> u16 {
         self.url
             .rsplit(':')

@@ -225,7 +225,7 @@ impl UserStore {
                         .sync()
                         .await
                         .map_err(|e| Failure::from(http::internal(e)))?;
-                    step = self.engine_step(|e| e.resume(now_ms, pending))?;
+                    step = self.engine_step(|e| e.resume(now_ms, *pending))?;
                 }
             }
         }

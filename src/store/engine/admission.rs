@@ -50,7 +50,7 @@ pub enum Step {
     Done(Vec<RepoMessage>),
     /// A crash marker was written: make it durable (a Durable Object
     /// awaits `storage.sync()`), then call [`UserStore::resume`] with this.
-    MakeDurable(Pending),
+    MakeDurable(Box<Pending>),
 }
 
 /// A message admitted and marked, waiting for its marker to be durable.
@@ -145,7 +145,7 @@ impl<S: Sql> UserStore<S> {
             return self.mark_next_chunk(now, pending);
         }
         self.mark(now, &mut pending, hash)?;
-        Ok(Step::MakeDurable(pending))
+        Ok(Step::MakeDurable(Box::new(pending)))
     }
 
     /// Goes on with a message whose marker the caller made durable.
@@ -211,7 +211,7 @@ impl<S: Sql> UserStore<S> {
             if self.crashes(h) < CRASHES_BEFORE_REFUSAL {
                 pending.plan = Plan::Split { next };
                 self.mark(now, &mut pending, *h)?;
-                return Ok(Step::MakeDurable(pending));
+                return Ok(Step::MakeDurable(Box::new(pending)));
             }
             pending.refused += 1;
             next += 1;
