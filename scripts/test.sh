@@ -31,6 +31,9 @@ bash scripts/check-package.sh
 echo "== end-to-end tests: native devices against workerd =="
 cargo test --features e2e --test e2e_sync -- --test-threads=2
 
+echo "== kill test: workerd kill -9ed while devices write (KILL_SEED=<n> replays a schedule) =="
+cargo test --features e2e --test e2e_kill -- --nocapture
+
 echo "== end-to-end tests: HTTP clients against workerd =="
 node --test --test-concurrency=1 tests/e2e/
 

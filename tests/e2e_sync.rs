@@ -701,3 +701,60 @@ fn hostile_frames_are_rejected_and_nothing_is_stored() {
     let (_, later) = api::json_call("GET", &format!("{}/sync/decks", w.url), Some(&token), None);
     assert_eq!(later["data"][0]["markdown"], "a :: 1\nb :: 2\n");
 }
+
+#[test]
+fn a_batch_answers_every_message_and_a_refused_one_by_an_error_naming_its_document() {
+    let w = Worker::start();
+    let (mut phone, _, _, _) = two_devices(&w);
+    let token = phone.tokens.access_token.clone();
+    phone.replica.create_deck(&deck("d1", "a :: 1\n")).unwrap();
+    let mut batch = phone.client.poll_messages(phone.replica.docs());
+    assert!(!batch.is_empty());
+    // In the middle of the device's own messages, one that fails the
+    // server's check (Bloom bits_per_entry = 0) for a document of its own.
+    let bad_doc = myflashplay_client::DocumentId::from_bytes([9; 16]);
+    let (_, bloom_zero) = hostile_samples().remove(0);
+    let at = 1.min(batch.len());
+    batch.insert(
+        at,
+        RepoMessage::Sync(DocMessage {
+            sender_id: phone.client.peer_id().clone(),
+            target_id: PeerId::new("myflashplay-server").unwrap(),
+            document_id: bad_doc,
+            data: bloom_zero,
+        }),
+    );
+    let (status, body) =
+        api::try_post_sync(&w.url, &token, RepoMessage::encode_batch(&batch)).unwrap();
+    assert_eq!(status, 200, "a batch with one refused message is answered");
+    let answer = RepoMessage::decode_batch_from_server(&body).unwrap();
+    let refusals: Vec<_> = answer
+        .iter()
+        .filter_map(|m| match m {
+            RepoMessage::Error {
+                document_id,
+                reason,
+                ..
+            } => Some((*document_id, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refusals, [(Some(bad_doc), Some("check".to_owned()))]);
+    assert!(
+        answer.iter().any(|m| m.kind() == "sync"),
+        "the other messages were answered: {answer:?}"
+    );
+    // The good messages were applied: the device settles and the deck is
+    // on the server.
+    for m in answer {
+        let _ = phone.client.handle_message(phone.replica.docs_mut(), m);
+    }
+    phone.sync_http();
+    let (_, decks) = api::json_call("GET", &format!("{}/sync/decks", w.url), Some(&token), None);
+    assert_eq!(decks["data"][0]["markdown"], "a :: 1\n");
+    // A batch of only refused messages is still refused as a whole.
+    let only_bad = vec![batch.remove(at)];
+    let (status, _) =
+        api::try_post_sync(&w.url, &token, RepoMessage::encode_batch(&only_bad)).unwrap();
+    assert_eq!(status, 400);
+}

@@ -6,7 +6,7 @@ use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Engine, Sql, StoreError};
+use myflashplay_sync::store::{sync_until_quiet, Engine, Sql, Step, StoreError, CHANGE_REFUSED};
 
 fn peer(s: &str) -> PeerId {
     PeerId::new(s).unwrap()
@@ -240,76 +240,236 @@ fn one_change_message(key: &str, value: i64) -> Vec<u8> {
     .encode()
 }
 
-fn in_flight_rows(sql: &Sqlite) -> i64 {
-    sql.query("SELECT COUNT(*) FROM in_flight", &[]).unwrap()[0][0]
+fn rows(sql: &Sqlite, table: &str) -> i64 {
+    sql.query(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .unwrap()[0][0]
         .as_i64()
         .unwrap()
 }
 
-#[test]
-fn a_message_interrupted_once_is_accepted_on_resend_and_refused_after_two_crashes() {
-    let data = one_change_message("x", 1);
-    // A crash mid-apply: the shell pre-marks the message (and makes that
-    // durable), then the instance dies before the marker clears. In
-    // production the same happens to a good message on a deploy or a kill.
-    let server = Engine::open(Sqlite::in_memory().unwrap(), 1).unwrap();
-    assert!(server
-        .pre_mark(1, &peer("a"), &sync_msg(data.clone(), id(1)))
-        .unwrap());
-    // Messages without changes, or from another sender, are not marked.
-    assert!(!server
-        .pre_mark(1, &peer("b"), &sync_msg(data.clone(), id(1)))
-        .unwrap());
-    let mut server = Engine::open(server.into_sql(), 2).unwrap();
-    // One crash: the resend applies (the device's change is not stranded).
-    server
-        .handle_message(3, &peer("a"), sync_msg(data.clone(), id(1)))
-        .unwrap();
-    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "x"), Some(1));
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
 
-    // Another message that crashes the object twice is refused...
-    let bad = one_change_message("y", 2);
-    let mut sql = server.into_sql();
-    for now in [4, 5] {
-        let s = Engine::open(sql, now).unwrap();
-        s.pre_mark(now, &peer("a"), &sync_msg(bad.clone(), id(1)))
-            .unwrap();
-        sql = s.into_sql();
+/// A store on a SQLite file, so that a second connection can look at it
+/// and a "restart" can reopen it.
+struct OnFile {
+    path: std::path::PathBuf,
+}
+
+impl OnFile {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mfp-crash-{}-{}.sqlite",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        Self { path }
     }
-    let mut server = Engine::open(sql, 6).unwrap();
-    let err = server
-        .handle_message(7, &peer("a"), sync_msg(bad.clone(), id(1)))
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Poisoned(_)), "{err}");
-    // ...and leaves no marker behind: the refusal is not a crash.
-    let sql = server.into_sql();
-    assert_eq!(in_flight_rows(&sql), 0);
-    // The first message's crash was forgiven when it went through (a later
-    // crash of it would be its first again): only the bad one is counted.
-    let rows = sql
-        .query("SELECT crashes FROM poisoned", &[])
+
+    fn open(&self, now: u64) -> Engine<Sqlite> {
+        Engine::open(Sqlite::open(&self.path).unwrap(), now).unwrap()
+    }
+
+    fn look(&self) -> Sqlite {
+        Sqlite::open(&self.path).unwrap()
+    }
+
+    /// The hash the crash marker names now, if any.
+    fn marked(&self) -> Option<Vec<u8>> {
+        self.look()
+            .query("SELECT hash FROM in_flight", &[])
+            .unwrap()
+            .first()
+            .map(|r| r[0].as_bytes().unwrap().to_vec())
+    }
+
+    /// Drives one message from `a` as a Durable Object does: at each marker
+    /// (durable: SQLite already is) `crash` tells whether the instance dies
+    /// applying what it names; then the store is dropped unfinished and
+    /// `Ok(None)` returned (the caller reopens it, as a restart would).
+    fn drive(
+        &self,
+        server: &mut Engine<Sqlite>,
+        now: u64,
+        msg: RepoMessage,
+        crash: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Vec<RepoMessage>>, StoreError> {
+        let mut step = server.admit(now, &peer("a"), msg)?;
+        loop {
+            match step {
+                Step::Done(out) => return Ok(Some(out)),
+                Step::MakeDurable(pending) => {
+                    let hash = self.marked().expect("a durable marker before applying");
+                    if crash(&hash) {
+                        return Ok(None);
+                    }
+                    step = server.resume(now, *pending)?;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for OnFile {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
+        }
+    }
+}
+
+#[test]
+fn a_message_interrupted_once_is_accepted_on_resend() {
+    let db = OnFile::new();
+    let data = one_change_message("x", 1);
+    // The instance dies applying it (a deploy, a kill, an eviction).
+    let mut server = db.open(1);
+    let out = db.drive(&mut server, 1, sync_msg(data.clone(), id(1)), &mut |_| true);
+    assert!(out.unwrap().is_none());
+    drop(server);
+    // The resend applies: the device's change is not stranded.
+    let mut server = db.open(2);
+    let out = db.drive(&mut server, 2, sync_msg(data, id(1)), &mut |_| false);
+    assert!(out.unwrap().is_some());
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "x"), Some(1));
+    // No marker left, and the crash was forgiven when it went through.
+    let sql = db.look();
+    assert_eq!((rows(&sql, "in_flight"), rows(&sql, "poisoned")), (0, 0));
+}
+
+/// Two good changes of one actor and, concurrent with them, one change of
+/// another: the sync message carrying all three for document 1, and the
+/// hash of that last change.
+fn three_changes() -> (RepoMessage, Vec<u8>) {
+    let mut good = AutoCommit::new().with_actor(automerge::ActorId::from(vec![1u8; 16]));
+    good.put(ROOT, "x", 1).unwrap();
+    good.commit();
+    good.put(ROOT, "y", 2).unwrap();
+    good.commit();
+    let mut other = AutoCommit::new().with_actor(automerge::ActorId::from(vec![2u8; 16]));
+    other.put(ROOT, "bad", 1).unwrap();
+    other.commit();
+    let bad = other.get_changes(&[])[0].raw_bytes().to_vec();
+    good.merge(&mut other).unwrap();
+    let doc = good.document();
+    let changes: Vec<Vec<u8>> = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let data = Message {
+        heads: doc.get_heads(),
+        need: vec![],
+        have: vec![],
+        changes: changes.into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode();
+    (sync_msg(data, id(1)), sha256(&bad))
+}
+
+#[test]
+fn a_change_that_crashes_the_store_twice_is_refused_and_the_others_arrive() {
+    let db = OnFile::new();
+    let (msg, bad) = three_changes();
+    let RepoMessage::Sync(m) = &msg else {
+        unreachable!()
+    };
+    let whole = sha256(&m.data);
+    let mut crashes = 0;
+    let mut now = 1;
+    let out = loop {
+        now += 1;
+        assert!(now <= 5, "not settled after {now} attempts");
+        // Applying the bad change kills the instance (as an Automerge panic
+        // does), so does applying the whole message that holds it.
+        let mut server = db.open(now);
+        let out = db
+            .drive(&mut server, now, msg.clone(), &mut |hash| {
+                let dies = hash == bad.as_slice() || hash == whole.as_slice();
+                crashes += u32::from(dies);
+                dies
+            })
+            .unwrap();
+        if let Some(out) = out {
+            // The good changes are stored.
+            let doc = &server.export_docs().unwrap()[&id(1)];
+            assert_eq!(
+                (get(doc, "x"), get(doc, "y"), get(doc, "bad")),
+                (Some(1), Some(2), None)
+            );
+            break out;
+        }
+    };
+    // One crash of the whole message, then two of the bad change alone.
+    assert_eq!(crashes, 3);
+    let refusal = out.iter().find_map(|m| match m {
+        RepoMessage::Error {
+            document_id,
+            reason,
+            ..
+        } => Some((*document_id, reason.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        refusal,
+        Some((Some(id(1)), Some(CHANGE_REFUSED.to_owned())))
+    );
+    // Nothing outlives the message; only the bad change stays counted.
+    let sql = db.look();
+    assert_eq!((rows(&sql, "in_flight"), rows(&sql, "poisoned")), (0, 1));
+    // Sent again (a stock client resends), it is refused without a crash.
+    let mut server = db.open(9);
+    let out = db
+        .drive(&mut server, 9, msg, &mut |hash| {
+            assert_ne!(
+                hash,
+                bad.as_slice(),
+                "the refused change is not applied again"
+            );
+            false
+        })
+        .unwrap();
+    assert!(out
         .unwrap()
-        .into_iter()
-        .map(|r| r[0].as_i64().unwrap())
-        .collect::<Vec<_>>();
-    assert_eq!(rows, [2]);
+        .iter()
+        .any(|m| matches!(m, RepoMessage::Error { .. })));
+    assert_eq!(rows(&db.look(), "in_flight"), 0);
+    // The device's other changes arrived; a fresh device reads them.
+    let mut fresh = SyncClient::new(peer("c"));
+    let mut docs = Docs::new();
+    sync_until_quiet(10, &mut fresh, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&docs[&id(1)], "y"), Some(2));
 }
 
 #[test]
 fn no_marker_outlives_a_refused_message() {
-    let (mut server, _, _, data) = store_with_forged_message();
-    let msg = sync_msg(data.clone(), id(1));
-    assert!(server.pre_mark(2, &peer("a"), &msg).unwrap());
-    let err = server.handle_message(2, &peer("a"), msg).unwrap_err();
-    assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
-    let sql = server.into_sql();
-    assert_eq!(in_flight_rows(&sql), 0, "the refusal cleared its marker");
-    // Reopening counts no crash: the refusal stays the checks' doing.
-    let mut server = Engine::open(sql, 3).unwrap();
+    let (mut server, _, _, forged) = store_with_forged_message();
+    // A batch as `POST /sync` handles it, message by message: refused at
+    // admission between messages that apply.
+    let good = one_change_message("z", 3);
+    server
+        .handle_message(2, &peer("a"), sync_msg(good, id(1)))
+        .unwrap();
     let err = server
-        .handle_message(4, &peer("a"), sync_msg(data, id(1)))
+        .handle_message(2, &peer("a"), sync_msg(forged, id(1)))
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownActor(_)), "{err}");
+    // The rest of the batch goes on.
+    let after = one_change_message("w", 4);
+    server
+        .handle_message(2, &peer("a"), sync_msg(after, id(1)))
+        .unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "w"), Some(4));
+    let sql = server.into_sql();
+    assert_eq!(rows(&sql, "in_flight"), 0);
+    // Reopening counts no crash: the refusal stays the checks' doing.
+    let sql = Engine::open(sql, 3).unwrap().into_sql();
+    assert_eq!(rows(&sql, "poisoned"), 0);
 }
 
 #[test]
@@ -692,6 +852,94 @@ fn a_busy_document_is_left_alone() {
     let done = server.maintain(10 * HOUR + 1, 90 * DAY, HOUR, 8).unwrap();
     assert_eq!(done.documents_compacted, 0);
     assert_eq!(done.stale_peers, 0);
+}
+
+#[test]
+fn a_frame_lost_in_either_direction_still_settles() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    // Up: the message carrying the change never reaches the server. The
+    // next round (a stall or a reconnect asks again) sends it again.
+    edit(&mut docs, 1, "y", 2);
+    assert!(!a.poll_messages(&docs).is_empty());
+    assert!(!a.is_quiet());
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "y"), Some(2));
+    // Down: the server applies the change but its answer is lost. Asked
+    // again, the manifest shows the same heads: the document settles.
+    edit(&mut docs, 1, "z", 3);
+    for m in a.poll_messages(&docs) {
+        server.handle_message(3, &peer("a"), m).unwrap();
+    }
+    assert!(!a.is_quiet());
+    for m in server.handle_message(4, &peer("a"), a.start()).unwrap() {
+        a.handle_message(&mut docs, m).unwrap();
+    }
+    assert!(a.poll_messages(&docs).is_empty());
+    assert!(a.is_quiet(), "settled without another exchange");
+    assert_eq!(
+        a.state().synced_heads.get(&id(1)),
+        Some(&docs[&id(1)].get_heads())
+    );
+}
+
+#[test]
+fn a_refusal_naming_a_document_resets_it_and_does_not_loop() {
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    assert_eq!(a.poll_messages(&docs).len(), 1);
+    let refusal = RepoMessage::Error {
+        sender_id: Some(peer("myflashplay-server")),
+        target_id: Some(peer("a")),
+        message: "refused".into(),
+        document_id: Some(id(1)),
+        reason: Some(CHANGE_REFUSED.into()),
+    };
+    let err = a.handle_message(&mut docs, refusal).unwrap_err();
+    assert!(
+        matches!(err, myflashplay_client::sync::ClientError::Refused(d, _) if d == id(1)),
+        "{err}"
+    );
+    // Not offered again as it is (the server would refuse it again)...
+    assert!(a.poll_messages(&docs).is_empty());
+    // ...but after a local edit, from a fresh sync state.
+    edit(&mut docs, 1, "y", 2);
+    assert_eq!(a.poll_messages(&docs).len(), 1);
+}
+
+#[test]
+fn a_push_lost_on_the_way_is_sent_again_once_the_device_restarts_its_state() {
+    let mut server = store();
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    for c in [&a, &b] {
+        server.handle_message(1, c.peer_id(), c.join()).unwrap();
+    }
+    edit(&mut da, 1, "x", 1);
+    sync_until_quiet(1, &mut a, &mut da, &mut server).unwrap();
+    sync_until_quiet(1, &mut b, &mut db, &mut server).unwrap();
+    // b's change is pushed to a; the push never arrives.
+    edit(&mut db, 1, "y", 2);
+    let mut lost = 0;
+    for m in b.poll_messages(&db) {
+        for r in server.handle_message(2, &peer("b"), m).unwrap() {
+            if r.target_id() == Some(&peer("a")) {
+                lost += 1;
+            } else {
+                b.handle_message(&mut db, r).unwrap();
+            }
+        }
+    }
+    assert!(lost > 0, "the change was pushed to a");
+    // a starts its next round on the same connection from a fresh state
+    // (the manifest shows the document moved): the server, which believes
+    // it sent the change, starts afresh too and sends it again.
+    sync_until_quiet(3, &mut a, &mut da, &mut server).unwrap();
+    assert_eq!(get(&da[&id(1)], "y"), Some(2));
 }
 
 #[test]

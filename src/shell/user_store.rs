@@ -9,6 +9,7 @@
 //! engine; this file dispatches [`StoreCall`]s and does the I/O.
 
 mod acts;
+mod batch;
 mod documents;
 mod history;
 mod maintenance;

@@ -2,33 +2,34 @@
 //! devices, persistence over [`Sql`].
 //!
 //! Driving it: the shell calls [`Engine::open`] when the Durable Object
-//! starts, then [`Engine::handle_message`] for each decoded
-//! [`RepoMessage`] of an authenticated peer, and sends every returned
-//! message to its `targetId` (the sender, or another of the user's live
-//! peers when a change must be pushed). Replies are returned only after the
-//! writes they depend on happened.
+//! starts, then [`Engine::admit`] for each decoded [`RepoMessage`] of an
+//! authenticated peer; a [`Step::MakeDurable`] asks it to make the crash
+//! marker durable and call [`Engine::resume`]; a [`Step::Done`] holds the
+//! messages to send, each to its `targetId` (the sender, or another of the
+//! user's live peers when a change must be pushed). Replies are returned
+//! only after the writes they depend on happened.
 //!
 //! **Invariants:** no I/O besides the [`Sql`] it is given; no clock (the
 //! caller passes `now` in ms); only bytes our own Automerge produced are
 //! stored, never the client's raw bytes; every sync message passes
-//! [`check_sync_message`] before Automerge sees it.
+//! `check_sync_message` before Automerge sees it, once (see [`admission`]).
 
 use super::actors;
 use super::chunks::{self, INCREMENTAL, SNAPSHOT};
 use super::error::StoreError;
 use super::schema;
 use super::sql::{Sql, SqlError, SqlValue};
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{State, SyncDoc};
 use automerge::{ActorId, Automerge, ChangeHash};
 use myflashplay_client::sync::{
-    check_sync_message, DocMessage, Limits, Manifest, ManifestEntry, PeerId, RepoMessage,
-    PROTOCOL_VERSION, SERVER_PEER_ID,
+    DocMessage, Manifest, ManifestEntry, PeerId, RepoMessage, PROTOCOL_VERSION, SERVER_PEER_ID,
 };
 use myflashplay_client::{Docs, DocumentId};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod admission;
 mod maintenance;
+pub use admission::{Pending, Step, CHANGE_REFUSED};
 pub use maintenance::Maintenance;
 
 /// Compact when a document has this many chunks.
@@ -68,6 +69,10 @@ pub struct Engine<S: Sql> {
     /// When each peer's `last_seen_at` was last written (see
     /// [`maintenance`]).
     seen: BTreeMap<PeerId, u64>,
+    /// Crashes counted per marker key (the `poisoned` table, in memory).
+    suspects: BTreeMap<admission::Hash, i64>,
+    /// Markers found at open: applies a crash interrupted.
+    interrupted: u64,
     tick: u64,
 }
 
@@ -93,8 +98,8 @@ fn heads_from_blob(b: &[u8]) -> Vec<ChangeHash> {
 
 impl<S: Sql> Engine<S> {
     /// Opens the store: creates the tables, reads the change sequence and
-    /// turns any in-flight marker left by a crash into a refusal of that
-    /// message. Documents load lazily.
+    /// counts a crash for any in-flight marker left behind (see
+    /// [`admission`]). Documents load lazily.
     pub fn open(sql: S, now: u64) -> Result<Self, StoreError> {
         for stmt in schema::STATEMENTS {
             sql.exec(stmt, &[])?;
@@ -102,6 +107,11 @@ impl<S: Sql> Engine<S> {
         for stmt in schema::UPGRADES {
             let _ = sql.exec(stmt, &[]);
         }
+        let interrupted = uint(
+            sql.query("SELECT COUNT(*) FROM in_flight", &[])?
+                .first()
+                .and_then(|r| r.first()),
+        );
         sql.transaction(|sql| {
             sql.exec(
                 "INSERT INTO poisoned (hash, peer_id, document_id, at, crashes)
@@ -116,6 +126,14 @@ impl<S: Sql> Engine<S> {
                 .first()
                 .and_then(|r| r.first()),
         );
+        let suspects = sql
+            .query("SELECT hash, crashes FROM poisoned", &[])?
+            .iter()
+            .filter_map(|r| {
+                let hash = admission::Hash::try_from(r.first()?.as_bytes()?).ok()?;
+                Some((hash, r.get(1)?.as_i64()?))
+            })
+            .collect();
         let server_id = PeerId::new(SERVER_PEER_ID).map_err(|_| SqlError("server id".into()))?;
         Ok(Self {
             sql,
@@ -126,8 +144,16 @@ impl<S: Sql> Engine<S> {
             hints: BTreeMap::new(),
             live_peers: BTreeSet::new(),
             seen: BTreeMap::new(),
+            suspects,
+            interrupted,
             tick: 0,
         })
+    }
+
+    /// How many applies the last crash interrupted (markers found when the
+    /// store opened), for the operator's log.
+    pub fn interrupted(&self) -> u64 {
+        self.interrupted
     }
 
     /// The server's peer id (`senderId` of its messages).
@@ -145,19 +171,38 @@ impl<S: Sql> Engine<S> {
         self.sql
     }
 
-    /// Handles one message from the authenticated peer `peer`; returns the
-    /// messages to send, each to its `targetId`.
+    /// Handles one message from the authenticated peer `peer` at once:
+    /// [`Engine::admit`], then [`Engine::resume`] right after each
+    /// marker. Only for a [`Sql`] whose writes are durable when they return
+    /// (SQLite in tests and tools) or for messages the server made itself;
+    /// a Durable Object drives [`Engine::admit`] and makes each marker
+    /// durable in between.
     pub fn handle_message(
         &mut self,
         now: u64,
         peer: &PeerId,
         msg: RepoMessage,
     ) -> Result<Vec<RepoMessage>, StoreError> {
+        let mut step = self.admit(now, peer, msg)?;
+        loop {
+            match step {
+                Step::Done(out) => return Ok(out),
+                Step::MakeDurable(pending) => step = self.resume(now, *pending)?,
+            }
+        }
+    }
+
+    /// Takes one message from the authenticated peer `peer`. Either it is
+    /// handled ([`Step::Done`]: send each message to its `targetId`), or
+    /// it carries changes and comes back marked ([`Step::MakeDurable`]).
+    pub fn admit(&mut self, now: u64, peer: &PeerId, msg: RepoMessage) -> Result<Step, StoreError> {
         if msg.sender_id().is_some_and(|s| s != peer) {
             return Err(StoreError::SenderMismatch);
         }
         self.note_peer(now, peer)?;
-        match msg {
+        let out: Result<Vec<RepoMessage>, StoreError> = match msg {
+            RepoMessage::Request(m) => return self.admit_sync(now, peer, m, true),
+            RepoMessage::Sync(m) => return self.admit_sync(now, peer, m, false),
             RepoMessage::Join {
                 supported_protocol_versions,
                 ..
@@ -166,13 +211,18 @@ impl<S: Sql> Engine<S> {
                     .iter()
                     .any(|v| v == PROTOCOL_VERSION)
                 {
-                    return Ok(vec![RepoMessage::Error {
+                    return Ok(Step::Done(vec![RepoMessage::Error {
                         sender_id: Some(self.server_id.clone()),
                         target_id: Some(peer.clone()),
                         message: "unsupported protocol version".into(),
-                    }]);
+                        document_id: None,
+                        reason: None,
+                    }]));
                 }
+                // A (re)connection: the device restarts its sync states,
+                // and so does the server (stored hints stay).
                 self.live_peers.insert(peer.clone());
+                self.states.retain(|(p, _), _| p != peer);
                 Ok(vec![RepoMessage::Peer {
                     sender_id: self.server_id.clone(),
                     target_id: peer.clone(),
@@ -191,8 +241,6 @@ impl<S: Sql> Engine<S> {
                 target_id: peer.clone(),
                 manifest: self.changes_since(since)?,
             }]),
-            RepoMessage::Request(m) => self.handle_sync(now, peer, m, true),
-            RepoMessage::Sync(m) => self.handle_sync(now, peer, m, false),
             RepoMessage::Ephemeral {
                 document_id,
                 session_id,
@@ -213,34 +261,8 @@ impl<S: Sql> Engine<S> {
                 })
                 .collect()),
             _ => Ok(vec![]),
-        }
-    }
-
-    /// Writes the crash marker of a message carrying changes *before* it
-    /// is handled, so the caller can make the write durable first (a
-    /// Durable Object awaits `storage.sync()`): an abort while applying then
-    /// cannot lose the marker. [`Engine::handle_message`] marks again
-    /// (idempotently) and clears it. Returns whether anything was marked.
-    pub fn pre_mark(&self, now: u64, peer: &PeerId, msg: &RepoMessage) -> Result<bool, StoreError> {
-        let (RepoMessage::Sync(m) | RepoMessage::Request(m)) = msg else {
-            return Ok(false);
         };
-        let carries_changes = check_sync_message(&m.data, &Limits::FROM_DEVICE)
-            .is_ok_and(|summary| summary.chunks > 0);
-        if !carries_changes || msg.sender_id() != Some(peer) {
-            return Ok(false);
-        }
-        let hash: [u8; 32] = Sha256::digest(&m.data).into();
-        self.sql.exec(
-            "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
-            &[
-                peer.as_str().into(),
-                m.document_id.to_string().into(),
-                hash.as_slice().into(),
-                int(now),
-            ],
-        )?;
-        Ok(true)
+        out.map(Step::Done)
     }
 
     /// Documents changed after `since`, in `seq` order.
@@ -399,192 +421,21 @@ impl<S: Sql> Engine<S> {
     }
 
     /// Refuses a message: the peer's sync state starts afresh, and a crash
-    /// marker written for it (by [`Engine::pre_mark`]) goes, since the
+    /// marker written for it goes, since the
     /// message will not be applied: a marker left behind would count as a
     /// crash at the next start of the object.
-    fn reject(
+    fn reject<T>(
         &mut self,
         peer: &PeerId,
         id: &DocumentId,
         err: StoreError,
-    ) -> Result<Vec<RepoMessage>, StoreError> {
-        self.clear_marker(peer, id)?;
-        self.reset_state(peer, id)?;
-        Err(err)
-    }
-
-    fn handle_sync(
-        &mut self,
-        now: u64,
-        peer: &PeerId,
-        m: DocMessage,
-        is_request: bool,
-    ) -> Result<Vec<RepoMessage>, StoreError> {
-        let id = m.document_id;
-        let summary = match check_sync_message(&m.data, &Limits::FROM_DEVICE) {
-            Ok(s) => s,
-            Err(e) => return self.reject(peer, &id, StoreError::Check(id, e)),
-        };
-        let hash: [u8; 32] = Sha256::digest(&m.data).into();
-        let crashes = uint(
-            self.sql
-                .query(
-                    "SELECT crashes FROM poisoned WHERE hash = ?",
-                    &[hash.as_slice().into()],
-                )?
-                .first()
-                .and_then(|r| r.first()),
-        );
-        if crashes as i64 >= schema::CRASHES_BEFORE_REFUSAL {
-            return self.reject(peer, &id, StoreError::Poisoned(id));
-        }
-        let Ok(message) = Message::decode(&m.data) else {
-            return self.reject(peer, &id, StoreError::Decode(id));
-        };
-        if !self.load(&id)? {
-            // `request` is a pull: answer that we lack it. `sync` means the
-            // peer holds the document: start an empty one (it is stored
-            // once changes arrive).
-            if summary.chunks == 0 && is_request {
-                return Ok(vec![RepoMessage::DocUnavailable {
-                    sender_id: self.server_id.clone(),
-                    target_id: peer.clone(),
-                    document_id: id,
-                }]);
-            }
-            self.make_room();
-            self.docs.insert(
-                id,
-                Loaded {
-                    doc: Automerge::new(),
-                    persisted_heads: Vec::new(),
-                    snapshot_bytes: 0,
-                    incremental_bytes: 0,
-                    chunk_count: 0,
-                    last_used: self.tick,
-                    actors: BTreeSet::new(),
-                },
-            );
-        }
-        if actors::check_device_claims(message.changes.iter()).is_err() {
-            return self.reject(peer, &id, StoreError::ForeignDevice(id));
-        }
-        let new_actors = match self.docs.get(&id) {
-            Some(l) => match actors::check_changes(&l.actors, &l.doc, message.changes.iter()) {
-                Ok(a) => a,
-                Err(()) => return self.reject(peer, &id, StoreError::UnknownActor(id)),
-            },
-            None => return Err(StoreError::Corrupt(id)),
-        };
-        // The crash marker: if applying this message kills the instance,
-        // the next `open` finds it and refuses the message for good. Only
-        // changes can crash Automerge past the check (bloom, heads and
-        // need are fully checked), so messages without them skip it.
-        let marked = summary.chunks > 0;
-        if marked {
-            self.sql.exec(
-                "INSERT OR REPLACE INTO in_flight (peer_id, document_id, hash, started_at) VALUES (?, ?, ?, ?)",
-                &[
-                    peer.as_str().into(),
-                    id.to_string().into(),
-                    hash.as_slice().into(),
-                    int(now),
-                ],
-            )?;
-        }
-        let mut state = std::mem::take(self.state(peer, &id)?);
-        let Some(loaded) = self.docs.get_mut(&id) else {
-            return Err(StoreError::Corrupt(id));
-        };
-        let before = loaded.doc.get_heads();
-        if loaded
-            .doc
-            .receive_sync_message(&mut state, message)
-            .is_err()
-        {
-            return self.reject(peer, &id, StoreError::Apply(id));
-        }
-        loaded.actors.extend(new_actors);
-        let changed = loaded.doc.get_heads() != before;
-        let hint = state.encode();
-        let key = (peer.clone(), id);
-        self.states.insert(key.clone(), state);
-        let hint_changed = self.hints.get(&key) != Some(&hint);
-        if !changed && !hint_changed && !marked && crashes == 0 {
-            return Ok(self.generate(peer, &id).into_iter().collect());
-        }
-        let result = self.sql.transaction(|sql| {
-            if changed {
-                // Only the document write: seq is committed to memory below.
-                Self::persist(sql, now, self.seq + 1, &id, self.docs.get_mut(&id))?;
-                sql.exec(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)",
-                    &[int(self.seq + 1)],
-                )?;
-            }
-            if hint_changed {
-                sql.exec(
-                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
-                    &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
-                )?;
-            }
-            if marked {
-                sql.exec(
-                    "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
-                    &[peer.as_str().into(), id.to_string().into()],
-                )?;
-            }
-            if crashes > 0 {
-                // It went through this time: an earlier crash was not its.
-                sql.exec(
-                    "DELETE FROM poisoned WHERE hash = ?",
-                    &[hash.as_slice().into()],
-                )?;
-            }
-            Ok::<_, StoreError>(())
-        });
-        if let Err(e) = result {
-            // Memory is ahead of storage: drop it so that it reloads.
-            self.docs.remove(&id);
-            self.states.remove(&key);
-            self.hints.remove(&key);
-            return Err(e);
-        }
-        self.hints.insert(key, hint);
-        if changed {
-            self.seq += 1;
-        }
-        let mut out = Vec::new();
-        if let Some(reply) = self.generate(peer, &id) {
-            out.push(reply);
-        }
-        if changed {
-            // Every other live peer hears of the change, including one that
-            // has not synced this document yet (a deck just created on
-            // another device) and one whose sync state is only stored (the
-            // object hibernated since): `state` loads or starts it.
-            let others: Vec<PeerId> = self
-                .live_peers
-                .iter()
-                .filter(|p| *p != peer)
-                .cloned()
-                .collect();
-            for other in others {
-                self.state(&other, &id)?;
-                if let Some(push) = self.generate(&other, &id) {
-                    out.push(push);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn clear_marker(&self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
+    ) -> Result<T, StoreError> {
         self.sql.exec(
             "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ?",
             &[peer.as_str().into(), id.to_string().into()],
         )?;
-        Ok(())
+        self.reset_state(peer, id)?;
+        Err(err)
     }
 
     /// The next sync message to `peer` for `id`, without flags so that

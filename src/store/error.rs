@@ -26,9 +26,6 @@ pub enum StoreError {
     /// A change names the device of an actor other than its own.
     #[error("sync message for {0} names another actor's device")]
     ForeignDevice(DocumentId),
-    /// The same message crashed this object before: refused for good.
-    #[error("sync message for {0} crashed the store before; refused")]
-    Poisoned(DocumentId),
     /// A message whose `senderId` is not the authenticated peer.
     #[error("senderId does not match the connection's peer")]
     SenderMismatch,
@@ -49,15 +46,15 @@ impl StoreError {
                 | Self::Apply(_)
                 | Self::UnknownActor(_)
                 | Self::ForeignDevice(_)
-                | Self::Poisoned(_)
                 | Self::SenderMismatch
         )
     }
 }
 
 impl StoreError {
-    /// Every [`StoreError::reason`], for the shell to check a reason it
-    /// relays against.
+    /// Every [`StoreError::reason`], and the reason of a change refused for
+    /// crashing the store (`CHANGE_REFUSED`, an answer rather than an
+    /// error), for the shell to check a reason it relays against.
     pub const REASONS: &'static [&'static str] = &[
         "sql",
         "check",
@@ -65,7 +62,7 @@ impl StoreError {
         "apply",
         "unknown_actor",
         "foreign_device",
-        "poisoned",
+        "change_refused",
         "sender_mismatch",
         "corrupt",
     ];
@@ -80,7 +77,6 @@ impl StoreError {
             Self::Apply(_) => "apply",
             Self::UnknownActor(_) => "unknown_actor",
             Self::ForeignDevice(_) => "foreign_device",
-            Self::Poisoned(_) => "poisoned",
             Self::SenderMismatch => "sender_mismatch",
             Self::Corrupt(_) => "corrupt",
         }

@@ -11,11 +11,12 @@
 //! - `peers`: when each peer last sent a message (maintenance drops the
 //!   sync states of peers unseen for long).
 //! - `meta`: the user's change sequence.
-//! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6. A
-//!   message found in flight when the store opens counts one crash in
-//!   `poisoned.crashes`; it is refused from its second crash on (one crash
-//!   is also what a deploy, an eviction or a kill during a good message
-//!   looks like).
+//! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6, one
+//!   per (peer, document), naming the message or the one change being
+//!   applied. A marker found when the store opens counts one crash in
+//!   `poisoned.crashes` of what it names: a message with a crash is applied
+//!   one change at a time, a change with two alone is refused (see
+//!   `engine/admission.rs`); a success deletes the row.
 
 pub(crate) const STATEMENTS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS documents (
@@ -57,11 +58,11 @@ pub(crate) const STATEMENTS: &[&str] = &[
         crashes INTEGER NOT NULL DEFAULT 1)",
 ];
 
-/// Crashes after which a message is refused.
+/// Crashes of a change applied alone after which it is refused.
 pub(crate) const CRASHES_BEFORE_REFUSAL: i64 = 2;
 
 /// Changes to stores created by an older version; each fails harmlessly
-/// once applied. Rows an older version poisoned were refused for good and
-/// stay so.
+/// once applied. Rows an older version wrote name whole messages: such a
+/// message is now applied one change at a time, not refused.
 pub(crate) const UPGRADES: &[&str] =
     &["ALTER TABLE poisoned ADD COLUMN crashes INTEGER NOT NULL DEFAULT 2"];

@@ -55,15 +55,23 @@ impl Device {
 
     /// Opens the WebSocket with the bearer subprotocol and joins.
     pub fn connect(&mut self) {
+        self.try_connect()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+    }
+
+    /// [`Device::connect`], failing instead of panicking when the server
+    /// is unreachable or goes away (the kill test).
+    pub fn try_connect(&mut self) -> Result<(), String> {
+        self.ws = None;
         let url = format!("{}/sync/ws", self.base.replacen("http://", "ws://", 1));
-        let mut req = url.into_client_request().expect("ws request");
+        let mut req = url.into_client_request().map_err(|e| e.to_string())?;
         req.headers_mut().insert(
             "sec-websocket-protocol",
             format!("myflashplay-sync.v1, bearer.{}", self.tokens.access_token)
                 .parse()
                 .expect("header"),
         );
-        let (mut ws, res) = tungstenite::connect(req).expect("ws connect");
+        let (mut ws, res) = tungstenite::connect(req).map_err(|e| format!("ws connect: {e}"))?;
         assert_eq!(
             res.headers()
                 .get("sec-websocket-protocol")
@@ -72,19 +80,21 @@ impl Device {
         );
         if let MaybeTlsStream::Plain(s) = ws.get_mut() {
             s.set_read_timeout(Some(Duration::from_millis(50)))
-                .expect("read timeout");
-            s.set_nodelay(true).expect("nodelay");
+                .map_err(|e| e.to_string())?;
+            s.set_nodelay(true).map_err(|e| e.to_string())?;
         }
         ws.send(Message::Binary(self.client.join().encode().into()))
-            .expect("send join");
+            .map_err(|e| format!("send join: {e}"))?;
         self.ws = Some(ws);
         let peer = self
-            .recv(Duration::from_secs(10))
-            .expect("the server answers join with peer");
-        assert_eq!(peer.kind(), "peer", "first answer: {peer:?}");
+            .try_recv(Duration::from_secs(10))?
+            .ok_or("the server did not answer join")?;
+        if peer.kind() != "peer" {
+            return Err(format!("first answer: {peer:?}"));
+        }
         self.client
             .handle_message(self.replica.docs_mut(), peer)
-            .expect("peer");
+            .map_err(|e| e.to_string())
     }
 
     /// Closes the WebSocket (the device goes offline).
@@ -112,26 +122,55 @@ impl Device {
     }
 
     fn send_all(&mut self, msgs: Vec<RepoMessage>, stats: &mut RoundStats) {
-        let ws = self.ws.as_mut().expect("connected");
+        self.try_send_all(msgs, stats)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+    }
+
+    /// Sends messages as they are (diagnostics of the kill test).
+    #[allow(dead_code)] // only tests/e2e_kill.rs
+    pub fn debug_send(
+        &mut self,
+        msgs: Vec<RepoMessage>,
+        stats: &mut RoundStats,
+    ) -> Result<(), String> {
+        self.try_send_all(msgs, stats)
+    }
+
+    fn try_send_all(
+        &mut self,
+        msgs: Vec<RepoMessage>,
+        stats: &mut RoundStats,
+    ) -> Result<(), String> {
+        let ws = self.ws.as_mut().ok_or("not connected")?;
         for m in msgs {
             let bytes = m.encode();
             stats.bytes_up += bytes.len();
-            ws.send(Message::Binary(bytes.into())).expect("ws send");
+            ws.send(Message::Binary(bytes.into()))
+                .map_err(|e| format!("ws send: {e}"))?;
         }
+        Ok(())
     }
 
     /// The next message from the server, waiting at most `timeout`.
     pub fn recv(&mut self, timeout: Duration) -> Option<RepoMessage> {
-        let ws = self.ws.as_mut()?;
+        self.try_recv(timeout)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
+    /// [`Device::recv`], an error when the socket closed or failed.
+    pub fn try_recv(&mut self, timeout: Duration) -> Result<Option<RepoMessage>, String> {
+        let Some(ws) = self.ws.as_mut() else {
+            return Ok(None);
+        };
         let deadline = Instant::now() + timeout;
         loop {
             match ws.read() {
                 Ok(Message::Binary(b)) => {
-                    return Some(
+                    return Ok(Some(
                         RepoMessage::decode_from_server(&b).expect("server sends valid messages"),
-                    )
+                    ))
                 }
-                Ok(Message::Close(frame)) => panic!("{}: server closed: {frame:?}", self.name),
+                Ok(Message::Close(frame)) => return Err(format!("server closed: {frame:?}")),
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(
@@ -140,10 +179,10 @@ impl Device {
                     ) =>
                 {
                     if Instant::now() >= deadline {
-                        return None;
+                        return Ok(None);
                     }
                 }
-                Err(e) => panic!("{}: ws read: {e}", self.name),
+                Err(e) => return Err(format!("ws read: {e}")),
             }
         }
     }
@@ -152,38 +191,45 @@ impl Device {
     /// messages both ways until neither side has anything to say (the
     /// device has nothing to send and the server stays silent).
     pub fn sync_ws(&mut self) -> RoundStats {
+        self.try_sync_ws()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
+    /// [`Device::sync_ws`], failing instead of panicking when the socket
+    /// goes away or the round does not settle.
+    pub fn try_sync_ws(&mut self) -> Result<RoundStats, String> {
         let mut stats = RoundStats::default();
         let mut first = vec![self.client.start()];
         first.extend(self.client.poll_messages(self.replica.docs()));
         stats.round_trips = 1;
-        self.send_all(first, &mut stats);
+        self.try_send_all(first, &mut stats)?;
         let mut answered = false;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            assert!(
-                Instant::now() < deadline,
-                "{}: sync did not settle",
-                self.name
-            );
+            if Instant::now() >= deadline {
+                return Err("sync did not settle".into());
+            }
             let wait = if answered {
                 Duration::from_millis(300)
             } else {
                 Duration::from_secs(10)
             };
-            let Some(msg) = self.recv(wait) else {
-                assert!(answered, "{}: no answer from the server", self.name);
-                return stats;
+            let Some(msg) = self.try_recv(wait)? else {
+                if !answered {
+                    return Err("no answer from the server".into());
+                }
+                return Ok(stats);
             };
             stats.bytes_down += msg.encode().len();
             answered |= msg.kind() == "changes";
             self.client
                 .handle_message(self.replica.docs_mut(), msg)
-                .expect("server message applies");
+                .map_err(|e| format!("server message: {e}"))?;
             let out = self.client.poll_messages(self.replica.docs());
             if !out.is_empty() {
                 stats.round_trips += 1;
             }
-            self.send_all(out, &mut stats);
+            self.try_send_all(out, &mut stats)?;
         }
     }
 
@@ -246,7 +292,7 @@ impl Device {
             for m in RepoMessage::decode_batch_from_server(&answer).expect("valid batch") {
                 self.client
                     .handle_message(self.replica.docs_mut(), m)
-                    .expect("server message applies");
+                    .map_err(|e| format!("server message: {e}"))?;
             }
         }
         Err("HTTP sync did not settle in 1000 round trips".into())

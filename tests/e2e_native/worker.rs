@@ -57,7 +57,19 @@ impl Worker {
 
     /// Starts on an existing state directory (a restart).
     pub fn start_on(state_dir: &Path) -> Self {
-        let port = free_port();
+        Self::start_at(state_dir, free_port())
+    }
+
+    /// Starts on an existing state directory and a given port (a restart
+    /// that devices find at the same address).
+    pub fn start_at(state_dir: &Path, port: u16) -> Self {
+        let level = std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
+        Self::start_logging(state_dir, port, &level)
+    }
+
+    /// [`Worker::start_at`] with wrangler's `--log-level` (`log` shows the
+    /// Worker's own console lines in [`Worker::log`]).
+    pub fn start_logging(state_dir: &Path, port: u16, level: &str) -> Self {
         let inspector = free_port();
         let log_path = state_dir.join(format!("wrangler-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -70,7 +82,7 @@ impl Worker {
             .arg("--persist-to")
             .arg(state_dir)
             .args(["--show-interactive-dev-session=false", "--log-level"])
-            .arg(std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into()))
+            .arg(level)
             .args(RAISED_LIMITS.iter().flat_map(|v| ["--var", *v]))
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_SEND_METRICS", "false")
@@ -132,6 +144,32 @@ impl Worker {
             let _ = f.read_to_string(&mut s);
         }
         s
+    }
+
+    /// `kill -9` of the whole group (wrangler and workerd) at once, as a
+    /// crash would; returns once it is gone.
+    #[allow(dead_code)] // only tests/e2e_kill.rs
+    pub fn kill_hard(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while group_alive(&group) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The port it listens on.
+    #[allow(dead_code)] // only tests/e2e_kill.rs
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
     }
 
     /// SIGTERM to the whole group (wrangler and workerd), SIGKILL after 5 s.

@@ -1,20 +1,21 @@
 //! The sync side of a `UserStore` object: the engine (opened lazily over
 //! the object's SQLite), WebSocket connections with the Hibernation API,
-//! `POST /sync` batches, the changes feed, the JSON views and the export.
+//! each message through the engine's admission path (frames here,
+//! `POST /sync` batches in `batch.rs`).
 //!
 //! **Invariant:** every reply and push is produced by the engine after the
 //! writes it depends on; workerd's output gate holds it until they are
 //! durable, so nothing is acknowledged before it is stored.
 
 use super::sockets::Attachment;
-use super::{Answer, UserStore};
+use super::UserStore;
 use crate::api_error::close::{POLICY as CLOSE_POLICY, TOO_BIG as CLOSE_TOO_BIG};
 use crate::api_error::ApiError;
 use crate::shell::do_sql::DoSql;
-use crate::shell::{clock, http, observe};
-use crate::store::{self, Engine};
+use crate::shell::{clock, http};
+use crate::store::{self, Engine, Step, StoreError, CHANGE_REFUSED};
 use myflashplay_client::sync::{PeerId, RepoMessage, MAX_FRAME_BYTES};
-use worker::{Request, Response, WebSocket};
+use worker::WebSocket;
 
 impl UserStore {
     /// Runs `f` on the engine, opening it first if this instance has none
@@ -29,6 +30,12 @@ impl UserStore {
             Some(e) => e,
             None => {
                 let mut engine = Engine::open(self.db.clone(), clock::now_ms())?;
+                if engine.interrupted() > 0 {
+                    worker::console_warn!(
+                        "store opened after a crash: {} interrupted apply(s) counted",
+                        engine.interrupted()
+                    );
+                }
                 for (_, peer) in self.joined_sockets() {
                     let _ = engine.handle_message(clock::now_ms(), &peer, RepoMessage::join(&peer));
                 }
@@ -72,29 +79,48 @@ impl UserStore {
         }
     }
 
-    /// Makes the crash markers written by [`Engine::pre_mark`] durable
-    /// before the messages are applied.
-    async fn pre_mark(
+    /// One message through the engine's single admission path: admitted,
+    /// each crash marker made durable when the engine asks (before the
+    /// changes it guards are applied), then applied. Also answers how many
+    /// changes it stored.
+    pub(super) async fn handle_durably(
         &self,
         now_ms: u64,
         peer: &PeerId,
-        msgs: &[RepoMessage],
-    ) -> Result<(), ApiError> {
-        let marked = self.with_engine(|e| {
-            let mut any = false;
-            for m in msgs {
-                any |= e.pre_mark(now_ms, peer, m)?;
+        msg: RepoMessage,
+    ) -> Result<(Vec<RepoMessage>, u64), Failure> {
+        let before = self.with_engine(|e| Ok(e.seq())).map_err(Failure::from)?;
+        let mut step = self.engine_step(|e| e.admit(now_ms, peer, msg))?;
+        loop {
+            match step {
+                Step::Done(out) => {
+                    let after = self.with_engine(|e| Ok(e.seq())).map_err(Failure::from)?;
+                    return Ok((out, after.saturating_sub(before)));
+                }
+                Step::MakeDurable(pending) => {
+                    self.state
+                        .storage()
+                        .sync()
+                        .await
+                        .map_err(|e| Failure::from(ApiError::internal(e)))?;
+                    step = self.engine_step(|e| e.resume(now_ms, *pending))?;
+                }
             }
-            Ok(any)
-        })?;
-        if marked {
-            self.state
-                .storage()
-                .sync()
-                .await
-                .map_err(ApiError::internal)?;
         }
-        Ok(())
+    }
+
+    fn engine_step(
+        &self,
+        f: impl FnOnce(&mut Engine<DoSql>) -> Result<Step, StoreError>,
+    ) -> Result<Step, Failure> {
+        let mut reason = None;
+        self.with_engine(|e| {
+            f(e).map_err(|se| {
+                reason = Some(se.reason());
+                ApiError::from(se)
+            })
+        })
+        .map_err(|api| Failure { api, reason })
     }
 
     /// One frame from a device: handled, counted in the socket's stats;
@@ -142,20 +168,14 @@ impl UserStore {
             }
         };
         let joining = att.peer.is_none();
-        self.pre_mark(now_ms, &peer, std::slice::from_ref(&msg))
+        let (replies, applied) = self
+            .handle_durably(now_ms, &peer, msg)
             .await
-            .map_err(|e| Refusal::of(&e, None))?;
-        let mut reason = None;
-        let handled = self.with_engine(|e| {
-            let before = e.seq();
-            let replies = e.handle_message(now_ms, &peer, msg).map_err(|se| {
-                reason = Some(se.reason());
-                ApiError::from(se)
-            })?;
-            Ok((replies, e.seq().saturating_sub(before)))
-        });
-        let (replies, applied) = handled.map_err(|e| Refusal::of(&e, reason))?;
+            .map_err(|f| Refusal::of(&f.api, f.reason))?;
         att.stats.changes_applied += applied;
+        if replies.iter().any(refuses_a_change) {
+            att.stats.rejection = Some(CHANGE_REFUSED.to_owned());
+        }
         if joining {
             att.peer = Some(peer.as_str().to_owned());
         }
@@ -184,81 +204,23 @@ impl UserStore {
             let _ = self.with_engine(|e| Ok(e.handle_message(clock::now_ms(), &peer, leave)?));
         }
     }
-
-    /// `POST /sync` of a live session: a CBOR array of `request`/`sync`
-    /// messages from one device; the answer is the array of the server's
-    /// replies to it.
-    pub(crate) async fn sync_batch(&self, req: &mut Request) -> Answer {
-        let bytes = req.bytes().await.map_err(ApiError::internal)?;
-        let batch = RepoMessage::decode_batch(&bytes).map_err(ApiError::from)?;
-        let Some(peer) = batch.first().and_then(|m| m.sender_id()).cloned() else {
-            return Ok(batch_outcome(
-                cbor(RepoMessage::encode_batch(&[]))?,
-                0,
-                None,
-            ));
-        };
-        let now_ms = clock::now_ms();
-        self.pre_mark(now_ms, &peer, &batch).await?;
-        let mut mine = Vec::new();
-        let mut others = Vec::new();
-        let mut reason = None;
-        let mut applied = 0;
-        let outcome = self.with_engine(|e| {
-            let before = e.seq();
-            // Every message is handled, also after one is refused: the
-            // others apply, and each clears the crash marker written for it
-            // above (one left behind would count as a crash at the next
-            // start of the object).
-            let mut first_error = None;
-            for m in batch {
-                if matches!(m, RepoMessage::Join { .. } | RepoMessage::Leave { .. }) {
-                    continue;
-                }
-                match e.handle_message(now_ms, &peer, m) {
-                    Ok(replies) => {
-                        let (to_peer, to_others) = store::split_replies(replies, &peer);
-                        mine.extend(to_peer);
-                        others.extend(to_others);
-                    }
-                    Err(se) if first_error.is_none() => {
-                        reason = Some(se.reason());
-                        first_error = Some(ApiError::from(se));
-                    }
-                    Err(_) => {}
-                }
-                applied = e.seq().saturating_sub(before);
-            }
-            first_error.map_or(Ok(()), Err)
-        });
-        self.deliver(others);
-        let answer = match outcome {
-            Ok(()) => cbor(RepoMessage::encode_batch(&mine))?,
-            Err(e) => http::error_response(&e),
-        };
-        Ok(batch_outcome(answer, applied, reason))
-    }
 }
 
-/// A batch's answer with, for the Worker's log line, the changes it stored
-/// and why it was refused (internal headers, removed before the client).
-fn batch_outcome(answer: Response, applied: u64, reason: Option<&str>) -> Response {
-    let headers = answer.headers().clone();
-    let _ = headers.set(observe::CHANGES, &applied.to_string());
-    if let Some(reason) = reason {
-        let _ = headers.set(observe::REJECTION, reason);
-    }
-    answer.with_headers(headers)
+/// True for the engine's refusal of a change that crashed it twice.
+pub(super) fn refuses_a_change(m: &RepoMessage) -> bool {
+    matches!(m, RepoMessage::Error { reason: Some(r), .. } if r == CHANGE_REFUSED)
 }
 
-fn cbor(bytes: Vec<u8>) -> Answer {
-    let headers = worker::Headers::new();
-    headers
-        .set("content-type", "application/cbor")
-        .map_err(ApiError::internal)?;
-    Response::from_bytes(bytes)
-        .map(|r| r.with_headers(headers))
-        .map_err(ApiError::internal)
+/// An engine call that failed, with the engine's reason when it refused.
+pub(super) struct Failure {
+    pub(super) api: ApiError,
+    pub(super) reason: Option<&'static str>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(api: ApiError) -> Self {
+        Self { api, reason: None }
+    }
 }
 
 /// Why a frame ends its socket.
@@ -266,7 +228,7 @@ struct Refusal {
     code: u16,
     why: String,
     /// The engine's reason, when the engine refused.
-    reason: Option<&'static str>,
+    pub(super) reason: Option<&'static str>,
 }
 
 impl Refusal {
@@ -295,6 +257,8 @@ impl UserStore {
             sender_id: None,
             target_id: None,
             message: why.to_owned(),
+            document_id: None,
+            reason: None,
         };
         let _ = ws.send_with_bytes(err.encode());
         self.close_socket(ws, code, why);

@@ -13,6 +13,10 @@ const HTTP_MAX_ROUND_TRIPS = 100;
 // A WebSocket round that goes silent before every document settled is
 // asked again (`changes-since` plus fresh sync messages) after this long.
 const STALL_MS = 1_000;
+// From the second stall in a row on, every document's sync state restarts
+// (a frame was lost in one direction or the other: whatever it carried is
+// sent again); after this many the socket is closed and reopened.
+const MAX_STALLS = 6;
 
 export class Transport {
   #server;
@@ -25,6 +29,8 @@ export class Transport {
   #wsFailures = 0;
   #reconnectTimer = null;
   #stallTimer = null;
+  /** Stalls in a row without a frame from the server. */
+  #stalls = 0;
   #pollTimer = null;
   #httpBusy = null;
   #onOnline = () => { if (this.#wanted) this.reconnectNow(); };
@@ -115,7 +121,11 @@ export class Transport {
     this.#roundAnswered = false;
     ws.onopen = () => {
       const device = this.#host.device();
-      if (this.#ws === ws && device) this.#send(ws, [device.join()]);
+      if (this.#ws !== ws || !device) return;
+      this.#send(ws, [device.join()]);
+      // No `peer` answer (a lost frame): the stall timer starts over.
+      this.#stalls = 0;
+      this.#armStall(ws);
     };
     ws.onmessage = (ev) => this.#onFrame(ws, ev.data);
     ws.onerror = () => { /* onclose follows */ };
@@ -135,6 +145,7 @@ export class Transport {
     const device = this.#host.device();
     if (this.#ws !== ws || !device) return;
     const bytes = new Uint8Array(data);
+    this.#stalls = 0;
     let received;
     try {
       received = core(() => device.receive(bytes));
@@ -180,14 +191,32 @@ export class Transport {
       }
       if (this.#host.status() !== 'synced') this.#host.setStatus('connecting');
       this.#host.progressed();
-      this.#stallTimer = setTimeout(() => {
-        this.#whenSaved(ws, (d) => {
-          if (d.isQuiet()) return;
-          this.#send(ws, [d.start()]);
-          this.#drain(ws, d);
-        });
-      }, STALL_MS);
+      this.#armStall(ws);
     });
+  }
+
+  /**
+   * A round that goes silent before every document settled asks again;
+   * from the second stall in a row the sync states restart (whatever a
+   * lost frame carried is sent again), and after MAX_STALLS the socket is
+   * reopened. Re-armed until the round settles or a frame arrives.
+   */
+  #armStall(ws) {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = setTimeout(() => {
+      this.#whenSaved(ws, (d) => {
+        if (this.#roundAnswered && d.isQuiet()) return;
+        this.#stalls += 1;
+        if (this.#stalls >= MAX_STALLS || (!this.#roundAnswered && this.#stalls >= 4)) {
+          ws.close();
+          return;
+        }
+        if (this.#stalls >= 2) d.restart();
+        this.#send(ws, [d.start()]);
+        this.#drain(ws, d);
+        this.#armStall(ws);
+      });
+    }, STALL_MS);
   }
 
   /** Runs `fn(device)` once saved, if `ws` is still this client's open socket. */
@@ -202,7 +231,11 @@ export class Transport {
   flush() {
     if (this.#ws && this.#ws.readyState === 1 && this.#roundAnswered) {
       const ws = this.#ws;
-      this.#whenSaved(ws, (device) => this.#drain(ws, device));
+      this.#whenSaved(ws, (device) => {
+        this.#drain(ws, device);
+        // Whatever was sent may be lost: the stall timer asks again.
+        this.#armStall(ws);
+      });
     } else if (this.#wanted && !this.#ws && this.#online() && this.#host.status() !== 'error') {
       clearTimeout(this.#pollTimer);
       this.#pollTimer = setTimeout(() => this.#pollHttp(), 50);
@@ -220,6 +253,9 @@ export class Transport {
       this.#host.setStatus('offline');
       return;
     }
+    // Not synced while the server is out of reach: a later `synced` says
+    // both sides hold the same heads again.
+    this.#host.setStatus('connecting');
     // HTTP fallback while the WebSocket is down (proxies that block it, or
     // a server restart): one round now, then polling until it is back.
     this.#pollHttp();

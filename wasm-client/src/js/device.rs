@@ -495,6 +495,12 @@ impl Device {
         })
     }
 
+    /// Forgets every document's sync state, so the next messages start
+    /// afresh (a stalled round: a frame may have been lost).
+    pub fn restart(&mut self) {
+        self.client.restart();
+    }
+
     /// True when no document of the current round still needs a message.
     #[wasm_bindgen(js_name = isQuiet)]
     pub fn is_quiet(&self) -> bool {

@@ -44,7 +44,17 @@ pub enum ClientError {
     /// The server sent an `error` message.
     #[error("server error: {0}")]
     Server(String),
+    /// The server refused part of this document's sync message (an
+    /// `error` naming the document); its sync state was reset.
+    #[error("sync of {0} refused by the server: {1}")]
+    Refused(DocumentId, String),
 }
+
+/// Sync messages a document may send without progress (neither side's
+/// heads moved) before its sync state restarts from scratch: a round that
+/// went astray (a lost frame, a state that no longer matches the server's)
+/// starts over instead of looping.
+pub const MAX_IDLE_MESSAGES: u32 = 8;
 
 /// What a device keeps between sessions so that the next round is cheap:
 /// the last manifest `seq` and the heads both sides agreed on.
@@ -54,6 +64,15 @@ pub struct ClientState {
     pub last_seq: u64,
     /// Per document, the heads the server was known to have.
     pub synced_heads: BTreeMap<DocumentId, Vec<ChangeHash>>,
+}
+
+/// A document's heads on both sides at its last message, and how many
+/// messages it sent since they last moved.
+#[derive(Debug, Default)]
+struct Idle {
+    ours: Vec<ChangeHash>,
+    theirs: Option<Vec<ChangeHash>>,
+    sent: u32,
 }
 
 /// The sync driver of one device.
@@ -72,6 +91,13 @@ pub struct SyncClient {
     /// manifest question instead of leaving the next reconnect to re-list
     /// them.
     pushed: bool,
+    /// Per active document: the heads of both sides at its last message,
+    /// and how many messages it sent since they last moved.
+    idle: BTreeMap<DocumentId, Idle>,
+    /// Documents the server refused part of, with the local heads then:
+    /// not offered again until they change or the next connection, so a
+    /// change the server will not take does not loop.
+    refused: BTreeMap<DocumentId, Vec<ChangeHash>>,
 }
 
 impl SyncClient {
@@ -91,6 +117,8 @@ impl SyncClient {
             active: BTreeSet::new(),
             pending_seq: None,
             pushed: false,
+            idle: BTreeMap::new(),
+            refused: BTreeMap::new(),
         }
     }
 
@@ -123,10 +151,24 @@ impl SyncClient {
         self.active.is_empty()
     }
 
+    /// Forgets every document's sync state, so that the next messages
+    /// start each exchange afresh. Done on every (re)connection (the
+    /// `peer` answer to `join`) and by a transport that suspects a lost
+    /// frame (a round that stalled): whatever was in flight is sent again.
+    pub fn restart(&mut self) {
+        self.states.clear();
+        self.idle.clear();
+        self.refused.clear();
+    }
+
     /// Applies one message from the server to `docs`.
     pub fn handle_message(&mut self, docs: &mut Docs, msg: RepoMessage) -> Result<(), ClientError> {
         match msg {
-            RepoMessage::Peer { sender_id, .. } => self.server_id = sender_id,
+            RepoMessage::Peer { sender_id, .. } => {
+                // A new connection: the server's side starts afresh too.
+                self.server_id = sender_id;
+                self.restart();
+            }
             RepoMessage::Changes { manifest, .. } => self.handle_manifest(docs, manifest),
             RepoMessage::Sync(m) | RepoMessage::Request(m) => self.handle_sync(docs, m)?,
             RepoMessage::DocUnavailable { document_id, .. } => {
@@ -141,6 +183,24 @@ impl SyncClient {
                 self.states.remove(&document_id);
                 self.active.remove(&document_id);
             }
+            RepoMessage::Error {
+                message,
+                document_id: Some(id),
+                reason,
+                ..
+            } => {
+                // The server refused (part of) what we sent for `id` and
+                // reset its side: do the same, so the next round re-sends
+                // whatever it still lacks.
+                self.states.remove(&id);
+                self.idle.remove(&id);
+                self.saved.synced_heads.remove(&id);
+                self.active.remove(&id);
+                if let Some(doc) = docs.get(&id) {
+                    self.refused.insert(id, doc.get_heads());
+                }
+                return Err(ClientError::Refused(id, reason.unwrap_or(message)));
+            }
             RepoMessage::Error { message, .. } => return Err(ClientError::Server(message)),
             _ => {}
         }
@@ -151,7 +211,12 @@ impl SyncClient {
     /// something to say.
     pub fn poll_messages(&mut self, docs: &Docs) -> Vec<RepoMessage> {
         for (id, doc) in docs {
-            if self.saved.synced_heads.get(id) != Some(&doc.get_heads()) {
+            let heads = doc.get_heads();
+            if self.refused.get(id).is_some_and(|h| *h == heads) {
+                continue;
+            }
+            self.refused.remove(id);
+            if self.saved.synced_heads.get(id) != Some(&heads) {
                 self.active.insert(*id);
             }
         }
@@ -162,9 +227,22 @@ impl SyncClient {
                 settled.push(*id);
                 continue;
             };
+            let heads = doc.get_heads();
             let state = self.states.entry(*id).or_default();
+            let idle = self.idle.entry(*id).or_default();
+            if idle.ours != heads || idle.theirs != state.their_heads {
+                *idle = Idle {
+                    ours: heads,
+                    theirs: state.their_heads.clone(),
+                    sent: 0,
+                };
+            } else if idle.sent >= MAX_IDLE_MESSAGES {
+                *state = State::new();
+                idle.sent = 0;
+            }
             match doc.generate_sync_message(state) {
                 Some(message) => {
+                    idle.sent += 1;
                     self.pushed |= !message.changes.is_empty();
                     let pull = doc.get_heads().is_empty();
                     for data in split(message) {
@@ -195,6 +273,7 @@ impl SyncClient {
         }
         for id in settled {
             self.active.remove(&id);
+            self.idle.remove(&id);
         }
         if self.active.is_empty() {
             if let Some(seq) = self.pending_seq.take() {
@@ -209,13 +288,30 @@ impl SyncClient {
     }
 
     fn handle_manifest(&mut self, docs: &mut Docs, manifest: Manifest) {
+        // A manifest answers the question that starts a round (or asks
+        // again after a stall): an exchange still unsettled then may have
+        // lost a frame either way, and a sync state that believes its
+        // changes are in flight would never send them again. Such
+        // documents start afresh.
+        for id in &self.active {
+            self.states.remove(id);
+            self.idle.remove(id);
+        }
         for entry in manifest.documents {
             let doc = docs.entry(entry.document_id).or_default();
+            let id = entry.document_id;
             if doc.get_heads() != entry.heads {
-                self.active.insert(entry.document_id);
+                self.active.insert(id);
                 // Our sync state may believe the server still has the heads
                 // of the last exchange and then stay silent: start afresh.
-                self.states.remove(&entry.document_id);
+                self.states.remove(&id);
+            } else if self.active.contains(&id) {
+                // Both sides hold the same heads (the answer that would have
+                // said so may have been lost): the document is in sync.
+                self.saved.synced_heads.insert(id, entry.heads);
+                self.active.remove(&id);
+                self.states.remove(&id);
+                self.idle.remove(&id);
             }
         }
         self.pending_seq = Some(manifest.seq);

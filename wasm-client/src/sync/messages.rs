@@ -118,7 +118,10 @@ pub enum RepoMessage {
         /// Opaque payload.
         data: Vec<u8>,
     },
-    /// A fatal error; the sender closes the connection after it.
+    /// An error. Without `document_id` it is fatal and the sender closes
+    /// the connection after it. With `document_id` (our extension) it is
+    /// the refusal of part of one document's sync: the connection stays
+    /// open and the receiver restarts that document's sync state.
     Error {
         /// Who reports it (older adapters omit it).
         sender_id: Option<PeerId>,
@@ -126,6 +129,10 @@ pub enum RepoMessage {
         target_id: Option<PeerId>,
         /// Human-readable text.
         message: String,
+        /// The document whose sync message was (partly) refused.
+        document_id: Option<DocumentId>,
+        /// A stable machine-readable reason (e.g. `change_refused`).
+        reason: Option<String>,
     },
     /// The client goes away.
     Leave {
@@ -404,7 +411,21 @@ impl RepoMessage {
                 fields.push(("count", Value::Uint(*count)));
                 fields.push(("data", Value::Bytes(data)));
             }
-            Self::Error { message, .. } => fields.push(("message", Value::Text(message))),
+            Self::Error {
+                message,
+                document_id,
+                reason,
+                ..
+            } => {
+                if let Some(id) = document_id {
+                    doc_text = id.to_string();
+                    fields.push(("documentId", Value::Text(&doc_text)));
+                }
+                fields.push(("message", Value::Text(message)));
+                if let Some(r) = reason {
+                    fields.push(("reason", Value::Text(r)));
+                }
+            }
             Self::Leave { .. } => {}
             Self::RemoteSubscriptionChange { add, remove, .. } => {
                 fields.push(("add", Value::Texts(add)));
@@ -529,6 +550,7 @@ struct Fields<'b> {
     session_id: Option<&'b str>,
     count: Option<u64>,
     message: Option<&'b str>,
+    reason: Option<&'b str>,
     add: Option<Vec<String>>,
     remove: Option<Vec<String>>,
     new_heads: Option<Vec<(String, RemoteHeads)>>,
@@ -632,6 +654,8 @@ impl<'b> Fields<'b> {
                 sender_id: self.sender_id.map(PeerId::new).transpose()?,
                 target_id: self.target_id.map(PeerId::new).transpose()?,
                 message: need(self.message, kind, "message")?.to_owned(),
+                document_id: self.document_id.map(str::parse).transpose()?,
+                reason: self.reason.map(str::to_owned),
             },
             "leave" => RepoMessage::Leave {
                 sender_id: sender()?,
@@ -949,6 +973,7 @@ impl<'b> Reader<'b> {
             ),
             "count" => set(&mut f.count, "count", r.uint()?),
             "message" => set(&mut f.message, "message", r.text("message", MAX_TEXT)?),
+            "reason" => set(&mut f.reason, "reason", r.text("reason", 64)?),
             "add" => set(&mut f.add, "add", r.texts("add")?),
             "remove" => set(&mut f.remove, "remove", r.texts("remove")?),
             "newHeads" => set(&mut f.new_heads, "newHeads", r.new_heads()?),
@@ -1016,6 +1041,15 @@ mod tests {
                 sender_id: Some(p("srv")),
                 target_id: None,
                 message: "bad".into(),
+                document_id: None,
+                reason: None,
+            },
+            RepoMessage::Error {
+                sender_id: Some(p("srv")),
+                target_id: Some(p("dev")),
+                message: "a change of this document crashed the server twice".into(),
+                document_id: Some(doc),
+                reason: Some("change_refused".into()),
             },
             RepoMessage::Leave {
                 sender_id: p("dev"),
