@@ -25,9 +25,20 @@ export function freePort() {
   });
 }
 
-/** A fresh directory for the Worker's local SQLite. */
+const madeDirs = new Set();
+// The state directories this process made go when it exits (a restart
+// within one test file reuses its directory until then).
+process.on('exit', () => {
+  for (const dir of madeDirs) {
+    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* left for the OS */ }
+  }
+});
+
+/** A fresh directory for the Worker's local SQLite, removed at exit. */
 export function tempStateDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'mfp-e2e-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mfp-e2e-'));
+  madeDirs.add(dir);
+  return dir;
 }
 
 /**
