@@ -1,0 +1,52 @@
+//! A minimal samod sync server, as samod's own docs set one up: a `Repo`
+//! on `TokioFilesystemStorage`, every peer read-write, WebSocket via axum.
+//! `make bench-compare` runs it beside our Worker and the Node server.
+//!
+//!   samod-bench-server <port> <data-dir>
+//!
+//! Prints `listening <port>` once it accepts connections.
+
+use axum::{extract::ws::WebSocketUpgrade, routing::get, Router};
+use samod::{storage::TokioFilesystemStorage, PeerId, Repo};
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("usage: samod-bench-server <port> <data-dir>");
+    let dir = args.next().expect("usage: samod-bench-server <port> <data-dir>");
+
+    let repo = Repo::build_tokio()
+        .with_peer_id(PeerId::from("samod-bench-server"))
+        .with_storage(TokioFilesystemStorage::new(&dir))
+        .load()
+        .await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    let url: url::Url = format!("ws://127.0.0.1:{port}/").parse().expect("url");
+    let acceptor = repo.make_acceptor(url).expect("acceptor");
+    let app = Router::new().route(
+        "/",
+        get(move |upgrade: WebSocketUpgrade| {
+            let acceptor = acceptor.clone();
+            async move {
+                upgrade
+                    .max_message_size(64 << 20)
+                    .on_upgrade(move |socket| async move {
+                        let _ = acceptor.accept_axum(socket, None);
+                    })
+            }
+        }),
+    );
+    println!("listening {port}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .expect("serve");
+    repo.stop().await;
+}
