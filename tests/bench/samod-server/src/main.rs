@@ -1,5 +1,9 @@
 //! A minimal samod sync server, as samod's own docs set one up: a `Repo`
 //! on `TokioFilesystemStorage`, every peer read-write, WebSocket via axum.
+//! Like automerge-repo's Node sync server (share policy `false`), it
+//! announces nothing and answers what peers ask for: samod's default
+//! announces every loaded document to every peer, which makes a server
+//! with many peers do work for peers that never asked.
 //! `make bench-compare` runs it beside our Worker and the Node server.
 //!
 //!   samod-bench-server <port> <data-dir>
@@ -7,7 +11,7 @@
 //! Prints `listening <port>` once it accepts connections.
 
 use axum::{extract::ws::WebSocketUpgrade, routing::get, Router};
-use samod::{storage::TokioFilesystemStorage, PeerId, Repo};
+use samod::{storage::TokioFilesystemStorage, PeerId, Repo, ShareConfig};
 
 #[tokio::main]
 async fn main() {
@@ -21,6 +25,7 @@ async fn main() {
     let repo = Repo::build_tokio()
         .with_peer_id(PeerId::from("samod-bench-server"))
         .with_storage(TokioFilesystemStorage::new(&dir))
+        .with_share_policy(ShareConfig::read_write().with_announce(false))
         .load()
         .await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
