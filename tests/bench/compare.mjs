@@ -135,7 +135,7 @@ async function echoLoop(url, sockets, rounds) {
   const rtts = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: sockets }, (_, s) => new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${url}?user=u${s}`);
+    const ws = new WebSocket(`${url}${url.includes('?') ? '&' : '?'}user=u${s}`);
     let i = 0;
     let t = 0;
     const next = () => {
@@ -175,7 +175,18 @@ async function floor() {
     const one = await echoLoop(f.url, 1, RELAY);
     const c0 = f.cpuMs();
     const loop = await echoLoop(f.url, USERS, CHANGES);
-    return { frames201CpuMs, rttP50: one.p50, loop: { ...loop, cpuMs: f.cpuMs() - c0 } };
+    const c1b = f.cpuMs();
+    // The same with each frame written durably first, as a change is.
+    const oneDurable = await echoLoop(`${f.url}?durable=1`, 1, RELAY);
+    const c2 = f.cpuMs();
+    const durable = await echoLoop(`${f.url}?durable=1`, USERS, CHANGES);
+    return {
+      frames201CpuMs,
+      rttP50: one.p50,
+      loop: { ...loop, cpuMs: c1b - c0 },
+      durableRttP50: oneDurable.p50,
+      durableLoop: { ...durable, cpuMs: f.cpuMs() - c2 },
+    };
   } finally {
     await f.stop();
   }
@@ -229,6 +240,7 @@ function table(results, fl) {
   if (fl) {
     lines.push('');
     lines.push(`Floor of our runtime (an echoing Durable Object under the same wrangler dev/workerd, no Automerge, SQL or auth): connect + ${DECKS + 1} frames answered: ${fmtMs(fl.frames201CpuMs)} workerd CPU; one round trip p50 ${fmtMs(fl.rttP50)}; ${USERS} sockets x ${CHANGES} round trips closed loop: ${fmtRate(fl.loop.perSec)}, p50 ${fmtMs(fl.loop.p50)}, ${fmtMs(fl.loop.cpuMs)} workerd CPU.`);
+    lines.push(`Durable floor (each frame written as a change is: a row made durable with storage.sync(), then a transaction, then the answer): one round trip p50 ${fmtMs(fl.durableRttP50)}; ${USERS} x ${CHANGES} closed loop: ${fmtRate(fl.durableLoop.perSec)}, p50 ${fmtMs(fl.durableLoop.p50)}, ${fmtMs(fl.durableLoop.cpuMs)} workerd CPU.`);
   }
   return lines.join('\n');
 }
