@@ -50,7 +50,9 @@ impl Replica {
             };
             let events = progress::review_events(doc, doc_id)?;
             if !entry.deleted && !self.deck_doc_deleted(doc_id)? {
-                progress.extend(progress::deck_progress_with(doc, doc_id, &deck_id, &events)?);
+                progress.extend(progress::deck_progress_with(
+                    doc, doc_id, &deck_id, &events,
+                )?);
             }
             for mut e in events {
                 e.remove("inBase");
