@@ -1,5 +1,5 @@
 # The two commands of the README: `make dev` and `make test`.
-.PHONY: dev test bootstrap build bench lint web demo wasm-size load deploy-check
+.PHONY: dev test bootstrap build bench lint web demo wasm-size load deploy-check bench-compare
 
 dev:
 	bash scripts/dev.sh
@@ -22,6 +22,11 @@ demo:
 # N simulated learners against wrangler dev (LOAD_LEARNERS=50,100,200).
 load:
 	bash scripts/load.sh
+
+# Our Worker against samod and automerge-repo's Node sync server on the
+# same workloads: one table with ratios (docs/benchmarks.md).
+bench-compare: bootstrap
+	bash scripts/bench-compare.sh
 
 # Both deployments' dry-runs (offline) and their bundle sizes.
 deploy-check: bootstrap

@@ -55,8 +55,9 @@ export const RAISED_LIMITS = {
  * Starts `wrangler dev` and resolves once GET /health is 200. `vars` are
  * passed as `--var` (over [`RAISED_LIMITS`]). `logLevel` is wrangler's
  * (default `warn`); `log` shows the Worker's own `console.log` lines, e.g.
- * the structured request logs.
- * @param {{stateDir?: string, vars?: Record<string,string>, timeoutMs?: number, logLevel?: string}} opts
+ * the structured request logs. `config` is another wrangler.toml than the
+ * repo's (the benchmark's floor Worker).
+ * @param {{stateDir?: string, vars?: Record<string,string>, timeoutMs?: number, logLevel?: string, config?: string}} opts
  */
 export async function startWorker(opts = {}) {
   const stateDir = opts.stateDir ?? tempStateDir();
@@ -65,6 +66,7 @@ export async function startWorker(opts = {}) {
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspectorPort), '--persist-to', stateDir,
     '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn'];
+  if (opts.config) args.push('--config', opts.config);
   for (const [k, v] of Object.entries({ ...RAISED_LIMITS, ...opts.vars })) args.push('--var', `${k}:${v}`);
   const started = Date.now();
   const child = spawn(wrangler, args, {

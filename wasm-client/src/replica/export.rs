@@ -16,17 +16,16 @@ impl Replica {
         let mut out = Map::new();
         out.insert("preferences".into(), Value::Object(self.preferences()?));
         out.insert("decks".into(), Value::Object(self.live_decks()?));
-        out.insert(
-            "progress".into(),
-            Value::Object(progress::progress_of_all(self, true)?),
-        );
+        // One read of every deck's review events serves both.
+        let (progress, reviews) = self.progress_and_reviews()?;
+        out.insert("progress".into(), Value::Object(progress));
         out.insert("achievements".into(), Value::Object(self.achievements()?));
         out.insert(
             "starred".into(),
             Value::Array(self.starred()?.into_iter().map(Value::String).collect()),
         );
         out.insert("sessions".into(), Value::Object(self.sessions()?));
-        out.insert("reviews".into(), Value::Array(self.review_events()?));
+        out.insert("reviews".into(), Value::Array(reviews));
         out.insert("deleted_decks".into(), Value::Object(self.deleted_decks()?));
         Ok(Value::Object(out))
     }
@@ -35,22 +34,36 @@ impl Replica {
     /// `{id, deckId, cardId, at, device, correct, responseMs, quality?}`,
     /// sorted by `at`, then id.
     pub fn review_events(&self) -> Result<Vec<Value>, ReplicaError> {
-        let mut out = Vec::new();
-        for (deck_id, _) in self.deck_entries()? {
+        Ok(self.progress_and_reviews()?.1)
+    }
+
+    /// The progress of the live decks' cards ([`Replica::progress`]) and
+    /// [`Replica::review_events`], from one read of each deck document's
+    /// review events.
+    fn progress_and_reviews(&self) -> Result<(Map<String, Value>, Vec<Value>), ReplicaError> {
+        let mut progress = Map::new();
+        let mut reviews = Vec::new();
+        for (deck_id, entry) in self.deck_entries()? {
             let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
             let Some(doc) = self.doc_of(&doc_id, layout::DocKind::Deck)? else {
                 continue;
             };
-            for mut e in progress::review_events(doc, doc_id)? {
+            let events = progress::review_events(doc, doc_id)?;
+            if !entry.deleted && !self.deck_doc_deleted(doc_id)? {
+                progress.extend(progress::deck_progress_with(
+                    doc, doc_id, &deck_id, &events,
+                )?);
+            }
+            for mut e in events {
                 e.remove("inBase");
                 e.insert("deckId".into(), Value::String(deck_id.clone()));
-                out.push(Value::Object(e));
+                reviews.push(Value::Object(e));
             }
         }
-        out.sort_by(|a, b| {
+        reviews.sort_by(|a, b| {
             (a["at"].as_str(), a["id"].as_str()).cmp(&(b["at"].as_str(), b["id"].as_str()))
         });
-        Ok(out)
+        Ok((progress, reviews))
     }
 
     /// Deleted decks (not progress-only) whose document is here, id →

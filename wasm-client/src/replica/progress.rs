@@ -165,15 +165,12 @@ pub(super) fn review_events(
     Ok(out)
 }
 
-/// The review events of a deck document that count, with their card ids.
-/// Events marked `inBase` (restored from an export together with the
+/// The review events (of [`review_events`]) that count, with their card
+/// ids. Events marked `inBase` (restored from an export together with the
 /// card's progress, which already counts them) are left out.
-fn read_reviews(
-    doc: &Automerge,
-    doc_id: crate::DocumentId,
-) -> Result<Vec<(String, Review)>, ReplicaError> {
+fn counted_reviews(events: &[Map<String, Value>]) -> Vec<(String, Review)> {
     let mut out = Vec::new();
-    for e in review_events(doc, doc_id)? {
+    for e in events {
         if e.get("inBase").and_then(Value::as_bool) == Some(true) {
             continue;
         }
@@ -210,7 +207,7 @@ fn read_reviews(
             },
         ));
     }
-    Ok(out)
+    out
 }
 
 /// Per-card sums of the counters: card → field → total over devices.
@@ -248,6 +245,17 @@ pub(super) fn deck_progress(
     doc_id: crate::DocumentId,
     deck_id: &str,
 ) -> Result<BTreeMap<String, Value>, ReplicaError> {
+    deck_progress_with(doc, doc_id, deck_id, &review_events(doc, doc_id)?)
+}
+
+/// [`deck_progress`] with the document's [`review_events`] already read
+/// (the export reads them once for both its progress and its reviews).
+pub(super) fn deck_progress_with(
+    doc: &Automerge,
+    doc_id: crate::DocumentId,
+    deck_id: &str,
+    events: &[Map<String, Value>],
+) -> Result<BTreeMap<String, Value>, ReplicaError> {
     let base_obj = top(doc, "progressBase", ObjType::Map, doc_id)?;
     let mut bases: BTreeMap<String, Value> = BTreeMap::new();
     for key in doc.keys(&base_obj) {
@@ -257,7 +265,7 @@ pub(super) fn deck_progress(
     }
     let counters = read_counters(doc, doc_id)?;
     let mut reviews: BTreeMap<String, Vec<Review>> = BTreeMap::new();
-    for (card, r) in read_reviews(doc, doc_id)? {
+    for (card, r) in counted_reviews(events) {
         reviews.entry(card).or_default().push(r);
     }
     let cards: std::collections::BTreeSet<&String> = bases

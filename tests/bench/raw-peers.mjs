@@ -1,0 +1,201 @@
+// Raw protocol peers for `make bench-compare`: automerge-repo v1 messages
+// (CBOR over a WebSocket) and Automerge's sync protocol driven by hand, no
+// Repo. One workload per process.
+//
+//   node tests/bench/raw-peers.mjs relay <conns.json> <iterations>        (W3)
+//   node tests/bench/raw-peers.mjs closed-loop <conns.json> <changes>     (W6)
+//
+// conns.json: [{url, protocols?}] (relay: two connections of one user).
+// Prints one JSON line with the figures.
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import WebSocket from 'ws';
+import * as A from '@automerge/automerge';
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from '@automerge/automerge-repo';
+
+// The stock client's own framing (cbor-x without typed-array tags or records).
+const { encode, decode } = cbor;
+
+const DEADLINE_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 300_000);
+setTimeout(() => {
+  console.error('raw peers: timed out');
+  process.exit(3);
+}, DEADLINE_MS).unref();
+
+const sameHeads = (a, b) => a && b && a.length === b.length && a.every((h) => b.includes(h));
+
+/** One peer: a socket, the documents it syncs and the heads the server advertised for each. */
+class RawPeer {
+  constructor({ url, protocols }) {
+    this.url = url;
+    this.protocols = protocols;
+    this.id = `raw-${crypto.randomBytes(6).toString('hex')}`;
+    this.docs = new Map(); // documentId → {doc, state, serverHeads}
+    this.waiters = new Set();
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      this.ws = new WebSocket(this.url, this.protocols, { maxPayload: 64 << 20 });
+      this.ws.binaryType = 'nodebuffer';
+      this.ws.on('error', reject);
+      this.ws.on('close', (code, reason) => {
+        if (!this.closing) {
+          console.error(`raw peer: socket closed ${code} ${reason}`);
+          process.exit(1);
+        }
+      });
+      this.ws.on('open', () => {
+        this.ws.send(encode({ type: 'join', senderId: this.id, supportedProtocolVersions: ['1'], peerMetadata: { isEphemeral: true } }));
+      });
+      this.ws.on('message', (data) => {
+        const m = decode(data);
+        if (m.type === 'peer') {
+          this.server = m.senderId;
+          resolve();
+        } else if (m.type === 'sync') {
+          this.receive(m.documentId, new Uint8Array(m.data));
+        } else if (m.type === 'error') {
+          console.error(`raw peer: server error: ${m.message}`);
+          process.exit(1);
+        }
+      });
+    });
+  }
+
+  close() {
+    this.closing = true;
+    this.ws.close();
+  }
+
+  /** A new document of this peer's (its first change made here). */
+  create(initial) {
+    const { documentId } = parseAutomergeUrl(generateAutomergeUrl());
+    this.docs.set(documentId, { doc: A.from(initial), state: A.initSyncState(), serverHeads: null });
+    this.send(documentId, 'sync');
+    return documentId;
+  }
+
+  /** A document this peer does not have yet: asks the server for it. */
+  request(documentId) {
+    this.docs.set(documentId, { doc: A.init(), state: A.initSyncState(), serverHeads: null });
+    this.send(documentId, 'request');
+  }
+
+  change(documentId, fn) {
+    const d = this.docs.get(documentId);
+    d.doc = A.change(d.doc, fn);
+    this.send(documentId, 'sync');
+  }
+
+  send(documentId, type) {
+    const d = this.docs.get(documentId);
+    const [state, msg] = A.generateSyncMessage(d.doc, d.state);
+    d.state = state;
+    if (msg) this.ws.send(encode({ type, senderId: this.id, targetId: this.server, documentId, data: msg }));
+  }
+
+  receive(documentId, data) {
+    const d = this.docs.get(documentId);
+    if (!d) return;
+    d.serverHeads = A.decodeSyncMessage(data).heads;
+    [d.doc, d.state] = A.receiveSyncMessage(d.doc, d.state, data);
+    this.send(documentId, 'sync');
+    for (const w of this.waiters) w();
+  }
+
+  heads(documentId) {
+    return A.getHeads(this.docs.get(documentId).doc);
+  }
+
+  /** Resolves once `pred()` holds (checked after every message). */
+  until(pred) {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = () => {
+        if (pred()) {
+          this.waiters.delete(w);
+          resolve();
+        }
+      };
+      this.waiters.add(w);
+    });
+  }
+
+  acked(documentId) {
+    return this.until(() => sameHeads(this.docs.get(documentId).serverHeads, this.heads(documentId)));
+  }
+}
+
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** W3: A changes a document B has open; the time until B holds the change. */
+async function relay([connsFile, iterations]) {
+  const [ca, cb] = JSON.parse(fs.readFileSync(connsFile, 'utf8'));
+  const a = new RawPeer(ca);
+  const b = new RawPeer(cb);
+  await a.open();
+  await b.open();
+  const id = a.create({ n: 0 });
+  await a.acked(id);
+  b.request(id);
+  await b.until(() => sameHeads(b.heads(id), a.heads(id)));
+  const samples = [];
+  for (let i = 1; i <= Number(iterations); i++) {
+    const t = performance.now();
+    a.change(id, (d) => { d.n = i; });
+    const target = a.heads(id);
+    await b.until(() => target.every((h) => b.heads(id).includes(h)));
+    samples.push(performance.now() - t);
+    await a.acked(id);
+    await b.acked(id);
+  }
+  a.close();
+  b.close();
+  console.log(JSON.stringify({ p50: percentile(samples, 50), p95: percentile(samples, 95), n: samples.length }));
+}
+
+/** W6: every connection is one user changing its own document, the next change once the last is acknowledged. */
+async function closedLoop([connsFile, changes]) {
+  const conns = JSON.parse(fs.readFileSync(connsFile, 'utf8'));
+  const peers = conns.map((c) => new RawPeer(c));
+  await Promise.all(peers.map((p) => p.open()));
+  const acks = [];
+  const t0 = performance.now();
+  await Promise.all(peers.map(async (p) => {
+    let id = null;
+    for (let i = 0; i < Number(changes); i++) {
+      const t = performance.now();
+      if (id === null) id = p.create({ n: 0, log: [] });
+      else p.change(id, (d) => { d.n = i; d.log.push(i); });
+      await p.acked(id);
+      acks.push(performance.now() - t);
+    }
+  }));
+  const wall = performance.now() - t0;
+  for (const p of peers) p.close();
+  console.log(JSON.stringify({
+    changesPerSec: acks.length / (wall / 1000),
+    ackP50: percentile(acks, 50),
+    ackP95: percentile(acks, 95),
+    n: acks.length,
+    wallMs: wall,
+  }));
+}
+
+const modes = { relay, 'closed-loop': closedLoop };
+const [mode, ...args] = process.argv.slice(2);
+if (!modes[mode]) {
+  console.error('usage: raw-peers.mjs relay|closed-loop <conns.json> <n>');
+  process.exit(2);
+}
+try {
+  await modes[mode](args);
+  process.exit(0);
+} catch (e) {
+  console.error(`raw peers (${mode}): ${e?.stack ?? e}`);
+  process.exit(1);
+}
