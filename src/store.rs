@@ -7,6 +7,7 @@
 //! on [`sqlite::Sqlite`].
 
 mod actors;
+pub mod cache;
 mod chunks;
 pub mod driver;
 mod engine;
@@ -18,8 +19,6 @@ pub mod sqlite;
 
 pub use chunks::PART_BYTES;
 pub use driver::{sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport};
-pub use engine::{
-    Maintenance, Pending, Step, UserStore, CHANGE_REFUSED, MAX_CHUNKS, MAX_LOADED_DOCS,
-};
+pub use engine::{Maintenance, Pending, Step, UserStore, CHANGE_REFUSED, MAX_CHUNKS};
 pub use error::StoreError;
 pub use sql::{Row, Sql, SqlError, SqlValue};

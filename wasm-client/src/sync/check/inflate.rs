@@ -148,7 +148,10 @@ impl DocumentLayout {
     /// Parses what Automerge's `Document::parse` reads before the column
     /// data, with our bounds.
     pub(super) fn parse(data: &[u8]) -> Result<Self, CheckError> {
-        let mut c = Cursor { bytes: data, pos: 0 };
+        let mut c = Cursor {
+            bytes: data,
+            pos: 0,
+        };
         let actors = c.count("actors", MAX_ACTORS)?;
         for _ in 0..actors {
             let len = c.len()?;
