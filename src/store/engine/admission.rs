@@ -215,10 +215,13 @@ impl<S: Sql> UserStore<S> {
             pending.refused += 1;
             next += 1;
         }
-        // The whole message is forgiven only if none of its changes was
-        // refused: a one-change message is marked by that change's hash,
-        // which must stay counted, or a resend would crash again.
-        if self.crashes(&pending.hash) > 0 && pending.refused == 0 {
+        // The whole message is forgiven, unless its key is the key of a
+        // change refused just now (a one-change message is marked by that
+        // change's hash, which must stay counted, or a resend would crash
+        // again).
+        let refused_itself =
+            hashes.contains(&pending.hash) && self.crashes(&pending.hash) >= CRASHES_BEFORE_REFUSAL;
+        if self.crashes(&pending.hash) > 0 && !refused_itself {
             pending.forgive.push(pending.hash);
         }
         // The changes are in (or refused): what remains is the exchange.
