@@ -8,6 +8,7 @@
 //! on [`sqlite::Sqlite`].
 
 mod actors;
+pub mod cache;
 mod chunks;
 pub mod driver;
 mod engine;
@@ -21,6 +22,6 @@ pub use chunks::PART_BYTES;
 pub use driver::{
     split_replies, sync_until_quiet, sync_until_quiet_routed, DriverError, SyncReport,
 };
-pub use engine::{Engine, Maintenance, Pending, Step, CHANGE_REFUSED, MAX_CHUNKS, MAX_LOADED_DOCS};
+pub use engine::{Engine, Maintenance, Pending, Step, CHANGE_REFUSED, MAX_CHUNKS};
 pub use error::StoreError;
 pub use sql::{probe, Row, Sql, SqlError, SqlValue};

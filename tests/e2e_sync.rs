@@ -492,10 +492,12 @@ fn hostile_samples() -> Vec<(&'static str, Vec<u8>)> {
     };
     let mut huge_probes = vec![1, 10, 0x80, 0xc2, 0xd7, 0x2f];
     huge_probes.extend_from_slice(&[0xff, 0xff]);
+    // A compressed change chunk that inflates past the 4 MiB bound (an
+    // honest compressed change is accepted).
     let compressed = {
         use automerge::transaction::Transactable;
         let mut d = automerge::AutoCommit::new();
-        d.put(automerge::ROOT, "text", "x".repeat(4096)).unwrap();
+        d.put(automerge::ROOT, "text", "x".repeat(5 << 20)).unwrap();
         d.commit();
         let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
         let bytes = change.bytes().to_vec();
@@ -513,7 +515,7 @@ fn hostile_samples() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("Bloom bits_per_entry = 0", with_bloom(&[1, 0, 7])),
         ("Bloom num_probes = 100M", with_bloom(&huge_probes)),
-        ("compressed change chunk", compressed),
+        ("deflate bomb", compressed),
     ]
 }
 
@@ -612,7 +614,7 @@ fn hostile_frames_are_rejected_and_nothing_is_stored() {
     ];
     // A sync message whose Bloom filter has bits_per_entry = 0 (panics
     // automerge 0.12), one with 100M probes (burns CPU), and one carrying a
-    // compressed (deflate) change chunk.
+    // compressed (deflate) change chunk that inflates past the bound.
     for (name, bytes) in hostile_samples() {
         cases.push((name, vec![join_frame(&peer), sync_frame(bytes)], 1008));
     }

@@ -6,7 +6,9 @@ use automerge::{AutoCommit, Automerge, ReadDoc, ROOT};
 use myflashplay_client::sync::{DocMessage, PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Engine, Sql, Step, StoreError, CHANGE_REFUSED};
+use myflashplay_sync::store::{
+    cache, sync_until_quiet, Engine, Row, Sql, SqlError, SqlValue, Step, StoreError, CHANGE_REFUSED,
+};
 
 fn peer(s: &str) -> PeerId {
     PeerId::new(s).unwrap()
@@ -190,9 +192,10 @@ fn hostile_messages_are_refused_and_the_store_keeps_working() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Check(..)), "{err}");
     assert!(err.is_rejection());
-    // A compressed change chunk.
+    // A compressed change chunk that inflates past the bound (5 MiB of one
+    // letter: a deflate bomb in 5 KB).
     let mut d = AutoCommit::new();
-    d.put(ROOT, "t", "z".repeat(5000)).unwrap();
+    d.put(ROOT, "t", "z".repeat(5 << 20)).unwrap();
     d.commit();
     let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
     let msg = Message {
@@ -746,10 +749,21 @@ fn a_backlog_larger_than_one_message_syncs_both_ways() {
     sync_until_quiet(2, &mut b, &mut db, &mut server).unwrap();
 
     let mut doc = AutoCommit::load(&da[&id(1)].save()).unwrap();
-    let note = "x".repeat(400);
+    // Values that do not compress: as a whole document the backlog would
+    // still be over a frame, so it goes as changes, in several messages.
+    let mut x: u64 = 7;
+    let mut noise = || {
+        (0..400)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'0' + (x >> 58) as u8)
+            })
+            .collect::<String>()
+    };
     for i in 0..2_600 {
-        doc.put(ROOT, format!("k{i}"), format!("{note}{i}"))
-            .unwrap();
+        doc.put(ROOT, format!("k{i}"), noise()).unwrap();
         doc.commit();
     }
     da.insert(id(1), doc.document().clone());
@@ -798,6 +812,8 @@ fn stale_peers_lose_their_sync_states_and_idle_documents_are_compacted() {
     }
     // b is seen on day 80, a only on day 0.
     sync_until_quiet(80 * DAY, &mut b, &mut db, &mut server).unwrap();
+    // (Hints wait in memory until something writes them.)
+    server.flush_hints(None).unwrap();
     let (server, chunks_before) = count(server, "chunks");
     let (server, states_before) = count(server, "sync_states");
     assert!(chunks_before > 2, "{chunks_before}");
@@ -940,6 +956,186 @@ fn a_push_lost_on_the_way_is_sent_again_once_the_device_restarts_its_state() {
     // it sent the change, starts afresh too and sends it again.
     sync_until_quiet(3, &mut a, &mut da, &mut server).unwrap();
     assert_eq!(get(&da[&id(1)], "y"), Some(2));
+}
+
+/// `n` documents of `changes` one-entry changes each, as a device that
+/// created them offline holds them.
+fn offline_docs(n: u8, changes: usize) -> Docs {
+    let mut docs = Docs::new();
+    for d in 1..=n {
+        let mut doc = AutoCommit::new();
+        for c in 0..changes {
+            doc.put(ROOT, format!("card-{c}"), c as i64).unwrap();
+            doc.commit();
+        }
+        docs.insert(id(d), doc.document().clone());
+    }
+    docs
+}
+
+#[test]
+fn a_first_upload_sends_whole_compressed_documents() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = offline_docs(5, 100);
+    let changes_bytes: usize = docs
+        .values()
+        .flat_map(|d| d.get_changes(&[]))
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    let up = sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let stored = server.export_docs().unwrap();
+    assert_eq!(heads(&stored), heads(&docs), "every document arrived whole");
+    assert!(
+        up.bytes_up * 2 < changes_bytes,
+        "{} bytes up for {changes_bytes} bytes of changes",
+        up.bytes_up
+    );
+    // Then it goes on change by change.
+    edit(&mut docs, 1, "after", 1);
+    sync_until_quiet(2, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(
+        get(&server.export_docs().unwrap()[&id(1)], "after"),
+        Some(1)
+    );
+}
+
+#[test]
+fn an_honest_compressed_change_is_applied_and_a_deflate_bomb_refused() {
+    let mut server = store();
+    let big = |len: usize| {
+        let mut d = AutoCommit::new();
+        d.put(ROOT, "t", "z".repeat(len)).unwrap();
+        d.commit();
+        let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
+        let bytes = change.bytes().to_vec();
+        assert_eq!(bytes[8], 2, "automerge compressed it");
+        Message {
+            heads: vec![change.hash()],
+            need: vec![],
+            have: vec![],
+            changes: vec![bytes].into(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode()
+    };
+    server
+        .handle_message(1, &peer("a"), sync_msg(big(5000), id(1)))
+        .unwrap();
+    let stored = server.export_docs().unwrap();
+    assert_eq!(stored[&id(1)].get_changes(&[]).len(), 1);
+    // 5 MiB of one letter: 5 KB compressed, over the 4 MiB inflate budget.
+    let err = server
+        .handle_message(1, &peer("a"), sync_msg(big(5 << 20), id(2)))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Check(..)), "{err}");
+    assert!(err.is_rejection());
+    assert!(!server.export_docs().unwrap().contains_key(&id(2)));
+}
+
+#[test]
+fn a_full_pass_over_hundreds_of_documents_loads_each_once() {
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = offline_docs(200, 3);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    server.unload_all();
+    // A fresh device reads every document: all of them stay in memory
+    // (a cache of 128 by count reloaded each one on the next pass).
+    let mut b = SyncClient::new(peer("b"));
+    let mut fresh = Docs::new();
+    for d in docs.keys() {
+        fresh.insert(*d, Automerge::new());
+    }
+    sync_until_quiet(2, &mut b, &mut fresh, &mut server).unwrap();
+    assert_eq!(heads(&fresh), heads(&docs));
+    assert_eq!(server.loaded_count(), 200);
+    assert!(cache::isolate_loaded_bytes() <= cache::ISOLATE_BUDGET_BYTES);
+}
+
+#[test]
+fn the_cache_stays_within_the_isolate_budget() {
+    // This test's thread is its own isolate: a small budget.
+    let mut server = store();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = offline_docs(40, 20);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let per_doc = server.loaded_bytes() / server.loaded_count() as u64;
+    cache::set_isolate_budget(per_doc * 10);
+    server.unload_all();
+    let mut b = SyncClient::new(peer("b"));
+    let mut fresh: Docs = docs.keys().map(|d| (*d, Automerge::new())).collect();
+    sync_until_quiet(2, &mut b, &mut fresh, &mut server).unwrap();
+    assert_eq!(heads(&fresh), heads(&docs), "every document served");
+    assert!(
+        server.loaded_count() <= 10,
+        "{} loaded",
+        server.loaded_count()
+    );
+    assert!(cache::isolate_loaded_bytes() <= per_doc * 10 + per_doc);
+    // A second store of the same isolate counts against the same budget.
+    let mut other = store();
+    let mut c = SyncClient::new(peer("c"));
+    let mut more = offline_docs(5, 20);
+    sync_until_quiet(3, &mut c, &mut more, &mut other).unwrap();
+    assert!(cache::isolate_loaded_bytes() <= per_doc * 12);
+    drop(server);
+    drop(other);
+    assert_eq!(
+        cache::isolate_loaded_bytes(),
+        0,
+        "a dropped store gives its share back"
+    );
+    cache::set_isolate_budget(cache::ISOLATE_BUDGET_BYTES);
+}
+
+/// SQLite that counts the statements that write, but for a peer's
+/// `last_seen_at` (written once per peer and hour, for maintenance).
+struct CountingSql {
+    inner: Sqlite,
+    writes: std::cell::Cell<usize>,
+}
+
+impl Sql for CountingSql {
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
+        if !sql.contains("INTO peers") {
+            self.writes.set(self.writes.get() + 1);
+        }
+        self.inner.exec(sql, params)
+    }
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, SqlError> {
+        self.inner.query(sql, params)
+    }
+    fn transaction<T, E: From<SqlError>>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.inner.transaction(|_| f(self))
+    }
+}
+
+#[test]
+fn messages_that_change_nothing_write_nothing() {
+    let sql = CountingSql {
+        inner: Sqlite::in_memory().unwrap(),
+        writes: std::cell::Cell::new(0),
+    };
+    let mut server = Engine::open(sql, 1).unwrap();
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = offline_docs(20, 5);
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    // A second device reads everything: it changes no document, so it
+    // writes nothing (its sync hints wait in memory).
+    let mut b = SyncClient::new(peer("b"));
+    let mut fresh: Docs = docs.keys().map(|d| (*d, Automerge::new())).collect();
+    let before = server.sql().writes.get();
+    sync_until_quiet(2, &mut b, &mut fresh, &mut server).unwrap();
+    assert_eq!(heads(&fresh), heads(&docs));
+    assert_eq!(server.sql().writes.get() - before, 0, "writes for reads");
+    // The hints are written together, in one transaction, when asked.
+    server.flush_hints(None).unwrap();
+    assert!(server.sql().writes.get() > before);
 }
 
 #[test]

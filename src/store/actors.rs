@@ -58,24 +58,27 @@ fn for_each_chunk(bytes: &[u8], mut f: impl FnMut(u8, &[u8], &[u8])) {
     }
 }
 
+/// The actor table at the start of a document chunk's data.
+fn document_actors(data: &[u8], out: &mut BTreeSet<ActorId>) {
+    let mut pos = 0;
+    let count = uleb(data, &mut pos).unwrap_or(0);
+    for _ in 0..count {
+        let Some(len) = uleb(data, &mut pos).and_then(|l| usize::try_from(l).ok()) else {
+            return;
+        };
+        let Some(actor) = data.get(pos..pos.saturating_add(len)) else {
+            return;
+        };
+        out.insert(ActorId::from(actor));
+        pos += len;
+    }
+}
+
 /// The actors of stored bytes (our own output: a snapshot then deltas).
 pub(crate) fn known_actors(stored: &[u8]) -> BTreeSet<ActorId> {
     let mut out = BTreeSet::new();
     for_each_chunk(stored, |kind, chunk, data| match kind {
-        DOCUMENT => {
-            let mut pos = 0;
-            let count = uleb(data, &mut pos).unwrap_or(0);
-            for _ in 0..count {
-                let Some(len) = uleb(data, &mut pos).and_then(|l| usize::try_from(l).ok()) else {
-                    return;
-                };
-                let Some(actor) = data.get(pos..pos.saturating_add(len)) else {
-                    return;
-                };
-                out.insert(ActorId::from(actor));
-                pos += len;
-            }
-        }
+        DOCUMENT => document_actors(data, &mut out),
         CHANGE => {
             if let Ok(c) = Change::try_from(chunk) {
                 out.extend(c.actors().cloned());
@@ -90,17 +93,25 @@ pub(crate) fn known_actors(stored: &[u8]) -> BTreeSet<ActorId> {
 /// actors); returns the actors they add. `Err` when a change that would be
 /// applied now names an actor that neither the document nor any first
 /// change (`seq == 1`) in the message introduces.
+///
+/// A whole document (a v2 message's document chunk, already inflated by
+/// the check) carries every change of its history from each actor's first
+/// one, and its ops name actors by index into its own actor table, which
+/// Automerge's load checks (rebuilding every change and its hash): its
+/// actors are introduced by it.
 pub(crate) fn check_changes<'a>(
     known: &BTreeSet<ActorId>,
     doc: &Automerge,
     entries: impl Iterator<Item = &'a [u8]>,
 ) -> Result<BTreeSet<ActorId>, ()> {
     let mut changes = Vec::new();
+    let mut in_documents = BTreeSet::new();
     let mut broken = false;
     for entry in entries {
-        for_each_chunk(entry, |kind, chunk, _| {
+        for_each_chunk(entry, |kind, chunk, data| {
             match (kind, Change::try_from(chunk)) {
                 (CHANGE, Ok(c)) => changes.push(c),
+                (DOCUMENT, _) => document_actors(data, &mut in_documents),
                 _ => broken = true,
             }
         });
@@ -112,6 +123,7 @@ pub(crate) fn check_changes<'a>(
         .iter()
         .filter(|c| c.seq() == 1)
         .map(Change::actor_id)
+        .chain(&in_documents)
         .collect();
     // Changes that Automerge will apply now: every dependency is in the
     // document or is a carried change that applies now. Kahn's algorithm
@@ -157,6 +169,7 @@ pub(crate) fn check_changes<'a>(
         }
         added.extend(c.actors().filter(|a| !known.contains(*a)).cloned());
     }
+    added.extend(in_documents.into_iter().filter(|a| !known.contains(a)));
     Ok(added)
 }
 

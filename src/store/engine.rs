@@ -15,6 +15,7 @@
 //! `check_sync_message` before Automerge sees it, once (see [`admission`]).
 
 use super::actors;
+use super::cache::{self, DocCache};
 use super::chunks::{self, INCREMENTAL, SNAPSHOT};
 use super::error::StoreError;
 use super::schema;
@@ -35,14 +36,14 @@ pub use maintenance::Maintenance;
 /// Compact when a document has this many chunks.
 pub const MAX_CHUNKS: u64 = 64;
 
-/// Documents kept in memory at once. Everything in memory is also stored
-/// after each message, so evicting the least recently used costs only a
-/// reload; it keeps a user with hundreds of decks far from the Durable
-/// Object's 128 MB.
-pub const MAX_LOADED_DOCS: usize = 128;
+/// Changed sync hints kept in memory before they are written anyway.
+const MAX_DIRTY_HINTS: usize = 1_024;
 
-/// A document in memory with what is known of its stored form.
-struct Loaded {
+/// A document in memory with what is known of its stored form. The cache
+/// ([`super::cache`]) holds them within the isolate's memory budget;
+/// everything in memory is also stored after each message, so evicting one
+/// costs only a reload.
+pub(crate) struct Loaded {
     doc: Automerge,
     /// Heads of what the chunks hold: `save_after` writes only the rest.
     persisted_heads: Vec<ChangeHash>,
@@ -55,16 +56,36 @@ struct Loaded {
     actors: BTreeSet<ActorId>,
 }
 
+impl Loaded {
+    /// Bytes of its stored form (what the cache's estimate scales).
+    pub(crate) fn stored_bytes(&self) -> u64 {
+        self.snapshot_bytes + self.incremental_bytes
+    }
+
+    /// Tick of its last use.
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_used
+    }
+}
+
 /// One user's store.
 pub struct Engine<S: Sql> {
     sql: S,
     server_id: PeerId,
     seq: u64,
-    docs: BTreeMap<DocumentId, Loaded>,
+    docs: DocCache,
     states: BTreeMap<(PeerId, DocumentId), State>,
-    /// The sync-state hint last stored per (peer, doc): unchanged hints are
-    /// not rewritten, so a message that changes nothing writes nothing.
+    /// The latest sync-state hint per (peer, doc), stored or not: unchanged
+    /// hints are not rewritten.
     hints: BTreeMap<(PeerId, DocumentId), Vec<u8>>,
+    /// Hints changed since they were stored: written with the next write
+    /// that happens anyway, when the peer leaves, or by
+    /// [`Engine::flush_hints`], so a message that changes no document
+    /// writes nothing.
+    dirty_hints: BTreeSet<(PeerId, DocumentId)>,
+    /// Peers whose stored hints were all read into `hints` (one query per
+    /// peer, not one per document).
+    hints_read: BTreeSet<PeerId>,
     live_peers: BTreeSet<PeerId>,
     /// When each peer's `last_seen_at` was last written (see
     /// [`maintenance`]).
@@ -139,9 +160,11 @@ impl<S: Sql> Engine<S> {
             sql,
             server_id,
             seq,
-            docs: BTreeMap::new(),
+            docs: DocCache::default(),
             states: BTreeMap::new(),
             hints: BTreeMap::new(),
+            dirty_hints: BTreeSet::new(),
+            hints_read: BTreeSet::new(),
             live_peers: BTreeSet::new(),
             seen: BTreeMap::new(),
             suspects,
@@ -164,6 +187,11 @@ impl<S: Sql> Engine<S> {
     /// The user's change sequence: bumped on every stored change.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The database (tests count its statements).
+    pub fn sql(&self) -> &S {
+        &self.sql
     }
 
     /// Gives the database back (e.g. to reopen it as a restart would).
@@ -231,9 +259,11 @@ impl<S: Sql> Engine<S> {
                 }])
             }
             RepoMessage::Leave { .. } => {
+                self.flush_hints(Some(peer))?;
                 self.live_peers.remove(peer);
                 self.states.retain(|(p, _), _| p != peer);
                 self.hints.retain(|(p, _), _| p != peer);
+                self.hints_read.remove(peer);
                 Ok(vec![])
             }
             RepoMessage::ChangesSince { since, .. } => Ok(vec![RepoMessage::Changes {
@@ -353,16 +383,19 @@ impl<S: Sql> Engine<S> {
         let Some(row) = rows.first() else {
             return Ok(false);
         };
+        let snapshot_bytes = uint(row.first());
+        let incremental_bytes = uint(row.get(1));
+        self.docs
+            .make_room(cache::estimate(snapshot_bytes + incremental_bytes), None);
         let bytes = chunks::read_all(&self.sql, id)?;
         let doc = Automerge::load(&bytes).map_err(|_| StoreError::Corrupt(*id))?;
-        self.make_room();
         self.docs.insert(
             *id,
             Loaded {
                 persisted_heads: doc.get_heads(),
                 doc,
-                snapshot_bytes: uint(row.first()),
-                incremental_bytes: uint(row.get(1)),
+                snapshot_bytes,
+                incremental_bytes,
                 chunk_count: uint(row.get(2)),
                 last_used: self.tick,
                 actors: actors::known_actors(&bytes),
@@ -371,37 +404,23 @@ impl<S: Sql> Engine<S> {
         Ok(true)
     }
 
-    /// Evicts least recently used documents until one more fits.
-    fn make_room(&mut self) {
-        while self.docs.len() >= MAX_LOADED_DOCS {
-            let Some(oldest) = self
-                .docs
-                .iter()
-                .min_by_key(|(_, l)| l.last_used)
-                .map(|(id, _)| *id)
-            else {
-                return;
-            };
-            self.docs.remove(&oldest);
-        }
-    }
-
     /// Documents currently in memory.
     pub fn loaded_count(&self) -> usize {
         self.docs.len()
     }
 
+    /// Estimated memory of the documents in memory (see [`cache`]).
+    pub fn loaded_bytes(&self) -> u64 {
+        self.docs.held_bytes()
+    }
+
     fn state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<&mut State, StoreError> {
         let key = (peer.clone(), *id);
         if !self.states.contains_key(&key) {
-            let rows = self.sql.query(
-                "SELECT state FROM sync_states WHERE peer_id = ? AND document_id = ?",
-                &[peer.as_str().into(), id.to_string().into()],
-            )?;
-            let state = rows
-                .first()
-                .and_then(|r| r.first())
-                .and_then(SqlValue::as_bytes)
+            self.read_hints(peer)?;
+            let state = self
+                .hints
+                .get(&key)
                 .and_then(|b| State::decode(b).ok())
                 .unwrap_or_default();
             self.states.insert(key.clone(), state);
@@ -409,10 +428,86 @@ impl<S: Sql> Engine<S> {
         Ok(self.states.entry(key).or_default())
     }
 
+    /// Reads every stored hint of `peer` into `hints`, once (those changed
+    /// in memory since are newer and stay).
+    fn read_hints(&mut self, peer: &PeerId) -> Result<(), StoreError> {
+        if self.hints_read.contains(peer) {
+            return Ok(());
+        }
+        let rows = self.sql.query(
+            "SELECT document_id, state FROM sync_states WHERE peer_id = ?",
+            &[peer.as_str().into()],
+        )?;
+        for r in rows {
+            let (Some(id), Some(state)) = (
+                r.first()
+                    .and_then(SqlValue::as_str)
+                    .and_then(|s| s.parse::<DocumentId>().ok()),
+                r.get(1).and_then(SqlValue::as_bytes),
+            ) else {
+                continue;
+            };
+            self.hints
+                .entry((peer.clone(), id))
+                .or_insert_with(|| state.to_vec());
+        }
+        self.hints_read.insert(peer.clone());
+        Ok(())
+    }
+
+    /// Notes the hint of (peer, doc) from its current sync state: kept in
+    /// memory, written later (`dirty_hints`).
+    fn note_hint(&mut self, key: &(PeerId, DocumentId)) {
+        let hint = self.states.get(key).map(State::encode).unwrap_or_default();
+        if self.hints.get(key) != Some(&hint) {
+            self.hints.insert(key.clone(), hint);
+            self.dirty_hints.insert(key.clone());
+        }
+    }
+
+    /// Writes the changed hints (all, or only `peer`'s) as part of the
+    /// caller's transaction.
+    fn write_hints(
+        sql: &S,
+        hints: &BTreeMap<(PeerId, DocumentId), Vec<u8>>,
+        dirty: &BTreeSet<(PeerId, DocumentId)>,
+        peer: Option<&PeerId>,
+    ) -> Result<(), StoreError> {
+        for key in dirty.iter().filter(|k| peer.is_none_or(|p| k.0 == *p)) {
+            if let Some(hint) = hints.get(key) {
+                sql.exec(
+                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
+                    &[key.0.as_str().into(), key.1.to_string().into(), hint.as_slice().into()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the sync hints changed in memory (all, or only `peer`'s), in
+    /// one transaction. The shell calls it at the end of an HTTP batch and
+    /// the alarm; a peer's `leave` does it for that peer. Hints lost in a
+    /// crash only make the next sync with that peer start further back.
+    pub fn flush_hints(&mut self, peer: Option<&PeerId>) -> Result<(), StoreError> {
+        if !self
+            .dirty_hints
+            .iter()
+            .any(|k| peer.is_none_or(|p| k.0 == *p))
+        {
+            return Ok(());
+        }
+        let (hints, dirty) = (&self.hints, &self.dirty_hints);
+        self.sql
+            .transaction(|sql| Self::write_hints(sql, hints, dirty, peer))?;
+        self.dirty_hints.retain(|k| peer.is_some_and(|p| k.0 != *p));
+        Ok(())
+    }
+
     /// Forgets the sync state of (peer, doc): the next message starts over.
     fn reset_state(&mut self, peer: &PeerId, id: &DocumentId) -> Result<(), StoreError> {
         self.states.remove(&(peer.clone(), *id));
         self.hints.remove(&(peer.clone(), *id));
+        self.dirty_hints.remove(&(peer.clone(), *id));
         self.sql.exec(
             "DELETE FROM sync_states WHERE peer_id = ? AND document_id = ?",
             &[peer.as_str().into(), id.to_string().into()],
@@ -438,13 +533,15 @@ impl<S: Sql> Engine<S> {
         Err(err)
     }
 
-    /// The next sync message to `peer` for `id`, without flags so that
-    /// the device keeps sending individual, uncompressed change chunks.
+    /// The next sync message to `peer` for `id`. Its flags tell the device
+    /// that we take v2 messages: where we have nothing (or far less than
+    /// it), it sends the whole document compressed, which the admission
+    /// inflates within its bound
+    /// ([`admit_device_message`](myflashplay_client::sync::admit_device_message)).
     fn generate(&mut self, peer: &PeerId, id: &DocumentId) -> Option<RepoMessage> {
         let loaded = self.docs.get(id)?;
         let state = self.states.get_mut(&(peer.clone(), *id))?;
-        let mut message = loaded.doc.generate_sync_message(state)?;
-        message.flags = None;
+        let message = loaded.doc.generate_sync_message(state)?;
         Some(RepoMessage::Sync(DocMessage {
             sender_id: self.server_id.clone(),
             target_id: peer.clone(),
@@ -525,7 +622,7 @@ impl<S: Sql> Engine<S> {
             return Ok(());
         };
         let sql = &self.sql;
-        sql.transaction(|sql| {
+        let result = sql.transaction(|sql| {
             // Keep the document's own seq: compaction is not a change.
             let doc_seq = uint(
                 sql.query(
@@ -538,6 +635,9 @@ impl<S: Sql> Engine<S> {
             Self::write_snapshot(sql, seq.max(doc_seq), id, loaded)?;
             loaded.persisted_heads = loaded.doc.get_heads();
             Self::write_row(sql, now, doc_seq, id, loaded)
-        })
+        });
+        self.docs.reaccount(id);
+        self.docs.make_room(0, Some(id));
+        result
     }
 }

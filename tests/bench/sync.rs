@@ -7,7 +7,7 @@ use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
 use myflashplay_client::sync::{PeerId, RepoMessage, SyncClient};
 use myflashplay_client::{Docs, DocumentId};
 use myflashplay_sync::store::sqlite::Sqlite;
-use myflashplay_sync::store::{sync_until_quiet, Engine, MAX_LOADED_DOCS};
+use myflashplay_sync::store::{cache, sync_until_quiet, Engine};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -257,10 +257,13 @@ fn main() {
         peak_mb(base)
     );
     let loaded = server.loaded_count();
+    let estimated = server.loaded_bytes();
     let live = LIVE.load(Ordering::Relaxed);
     server.unload_all();
     println!(
-        "server resident documents after that: {loaded} (cap {MAX_LOADED_DOCS}), {:.1} MB",
+        "server resident documents after that: {loaded} (estimated {:.1} MB of a {:.0} MB budget), {:.1} MB",
+        estimated as f64 / 1e6,
+        cache::ISOLATE_BUDGET_BYTES as f64 / 1e6,
         live.saturating_sub(LIVE.load(Ordering::Relaxed)) as f64 / 1e6
     );
     let again = sync_until_quiet(3_000, &mut b, &mut dev_b, &mut server).expect("again");

@@ -9,7 +9,9 @@ pub mod manifest;
 pub mod messages;
 pub mod peer_id;
 
-pub use check::{check_sync_message, CheckError, Limits, SyncSummary};
+pub use check::{
+    admit_device_message, check_sync_message, inflate_sync_message, CheckError, Limits, SyncSummary,
+};
 pub use client::{ClientError, ClientState, SyncClient, SERVER_PEER_ID};
 pub use manifest::{Manifest, ManifestEntry};
 pub use messages::{

@@ -72,6 +72,8 @@ impl UserStore {
             }
         }
         self.deliver(others);
+        // The batch's sync hints, in one write (not one per message).
+        self.with_engine(|e| Ok(e.flush_hints(Some(&peer))?))?;
         // A batch of which nothing could be handled is refused as a whole
         // (400, as always); otherwise each refused message has its `error`.
         if let (0, Some(f)) = (handled, &first_refusal) {

@@ -20,14 +20,14 @@
 //! - success forgives earlier crashes; every refusal and every finished
 //!   message clears its marker, so none outlives its message.
 
-use super::{int, Engine, Loaded};
+use super::{int, Engine, Loaded, MAX_DIRTY_HINTS};
 use crate::store::actors;
 use crate::store::error::StoreError;
 use crate::store::schema::CRASHES_BEFORE_REFUSAL;
 use crate::store::sql::Sql;
 use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge};
-use myflashplay_client::sync::{check_sync_message, DocMessage, Limits, PeerId, RepoMessage};
+use myflashplay_client::sync::{admit_device_message, DocMessage, PeerId, RepoMessage};
 use myflashplay_client::DocumentId;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -78,9 +78,10 @@ enum Plan {
 }
 
 impl<S: Sql> Engine<S> {
-    /// Admits a `sync`/`request` message: the hostile-input check, the hash,
-    /// decoding and the actor check, once. A message without changes is
-    /// handled at once; one with changes comes back marked.
+    /// Admits a `sync`/`request` message: the hostile-input check (with
+    /// the bounded inflate of its compressed parts), the hash, decoding and
+    /// the actor check, once. A message without changes is handled at
+    /// once; one with changes comes back marked.
     pub(super) fn admit_sync(
         &mut self,
         now: u64,
@@ -89,11 +90,11 @@ impl<S: Sql> Engine<S> {
         is_request: bool,
     ) -> Result<Step, StoreError> {
         let id = m.document_id;
-        let summary = match check_sync_message(&m.data, &Limits::FROM_DEVICE) {
-            Ok(s) => s,
+        let (summary, plain) = match admit_device_message(&m.data) {
+            Ok(admitted) => admitted,
             Err(e) => return self.reject(peer, &id, StoreError::Check(id, e)),
         };
-        let Ok(message) = Message::decode(&m.data) else {
+        let Ok(message) = Message::decode(&plain) else {
             return self.reject(peer, &id, StoreError::Decode(id));
         };
         if !self.load(&id)? {
@@ -107,7 +108,6 @@ impl<S: Sql> Engine<S> {
                     document_id: id,
                 }]));
             }
-            self.make_room();
             let tick = self.tick;
             self.docs.insert(id, Loaded::empty(tick));
         }
@@ -155,7 +155,6 @@ impl<S: Sql> Engine<S> {
     pub fn resume(&mut self, now: u64, mut pending: Pending) -> Result<Step, StoreError> {
         if !self.load(&pending.id)? {
             let tick = self.tick;
-            self.make_room();
             self.docs.insert(pending.id, Loaded::empty(tick));
         }
         match pending.plan {
@@ -219,7 +218,13 @@ impl<S: Sql> Engine<S> {
             pending.refused += 1;
             next += 1;
         }
-        if self.crashes(&pending.hash) > 0 {
+        // The whole message is forgiven, unless its key is the key of a
+        // change refused just now (a one-change message is marked by that
+        // change's hash, which must stay counted, or a resend would crash
+        // again).
+        let refused_itself =
+            hashes.contains(&pending.hash) && self.crashes(&pending.hash) >= CRASHES_BEFORE_REFUSAL;
+        if self.crashes(&pending.hash) > 0 && !refused_itself {
             pending.forgive.push(pending.hash);
         }
         // The changes are in (or refused): what remains is the exchange.
@@ -306,40 +311,42 @@ impl<S: Sql> Engine<S> {
         let key = (peer.clone(), *id);
         let loaded = self.docs.get(id).ok_or(StoreError::Corrupt(*id))?;
         let changed = loaded.doc.get_heads() != loaded.persisted_heads;
-        let hint = self
-            .states
-            .get(&key)
-            .map(|s| s.encode())
-            .unwrap_or_default();
-        let hint_changed = self.hints.get(&key) != Some(&hint);
-        if !changed && !hint_changed && marker.is_none() && forgive.is_empty() {
+        // The peer's sync hint waits in memory: only a message that has
+        // something else to write (or many hints waiting) writes them.
+        self.note_hint(&key);
+        let hints_due = self.dirty_hints.len() >= MAX_DIRTY_HINTS;
+        if !changed && marker.is_none() && forgive.is_empty() && !hints_due {
             return Ok(false);
         }
         let seq = self.seq + 1;
+        let (hints, dirty) = (&self.hints, &self.dirty_hints);
+        let docs = &mut self.docs;
         let result = self.sql.transaction(|sql| {
             if changed {
-                Self::persist(sql, now, seq, id, self.docs.get_mut(id))?;
+                Self::persist(sql, now, seq, id, docs.get_mut(id))?;
                 sql.exec(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)",
                     &[int(seq)],
                 )?;
             }
-            if hint_changed {
-                sql.exec(
-                    "INSERT OR REPLACE INTO sync_states (peer_id, document_id, state) VALUES (?, ?, ?)",
-                    &[peer.as_str().into(), id.to_string().into(), hint.as_slice().into()],
-                )?;
-            }
+            Self::write_hints(sql, hints, dirty, None)?;
             if let Some(h) = marker {
                 // Only its own: another message of this peer and document
                 // admitted meanwhile keeps its marker.
                 sql.exec(
                     "DELETE FROM in_flight WHERE peer_id = ? AND document_id = ? AND hash = ?",
-                    &[peer.as_str().into(), id.to_string().into(), h.as_slice().into()],
+                    &[
+                        peer.as_str().into(),
+                        id.to_string().into(),
+                        h.as_slice().into(),
+                    ],
                 )?;
             }
             for h in forgive {
-                sql.exec("DELETE FROM poisoned WHERE hash = ?", &[h.as_slice().into()])?;
+                sql.exec(
+                    "DELETE FROM poisoned WHERE hash = ?",
+                    &[h.as_slice().into()],
+                )?;
             }
             Ok::<_, StoreError>(())
         });
@@ -347,12 +354,16 @@ impl<S: Sql> Engine<S> {
             self.docs.remove(id);
             self.states.remove(&key);
             self.hints.remove(&key);
+            self.dirty_hints.remove(&key);
             return Err(e);
         }
+        self.dirty_hints.clear();
+        // Its stored size changed: so did its share of the budget.
+        self.docs.reaccount(id);
+        self.docs.make_room(0, Some(id));
         for h in forgive {
             self.suspects.remove(h);
         }
-        self.hints.insert(key, hint);
         if changed {
             self.seq = seq;
         }

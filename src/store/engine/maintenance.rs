@@ -57,6 +57,7 @@ impl<S: Sql> Engine<S> {
         idle_ms: u64,
         max_compactions: usize,
     ) -> Result<Maintenance, StoreError> {
+        self.flush_hints(None)?;
         let mut done = self.drop_stale_peers(now, unseen_ms)?;
         let cutoff = now.saturating_sub(idle_ms);
         let rows = self.sql.query(

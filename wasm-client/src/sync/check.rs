@@ -20,11 +20,18 @@
 //!
 //! Chunk checksums are verified (the first 4 bytes of SHA-256 over type,
 //! length and data), which turns accidental corruption into a rejection.
+//! A device's compressed parts (compressed change chunks, deflated columns
+//! of a whole document) pass only through [`admit_device_message`]: our
+//! own bounded inflate ([`inflate`]) rewrites them before Automerge sees
+//! the message.
 //! **Invariant:** a message that passes is no larger than the limits say,
-//! and Automerge never inflates anything from it unless documents are
-//! allowed (server-to-device only).
+//! and Automerge never inflates anything from it unless compressed parts
+//! are allowed (server-to-device only: the device trusts its server).
 
 use sha2::{Digest, Sha256};
+
+mod inflate;
+pub use inflate::{admit_device_message, inflate_sync_message};
 
 const MESSAGE_TYPE_V1: u8 = 0x42;
 const MESSAGE_TYPE_V2: u8 = 0x43;
@@ -45,19 +52,40 @@ pub struct Limits {
     pub max_hashes: usize,
     /// Entries in `have` (Automerge sends one).
     pub max_haves: usize,
-    /// Whether document chunks (a whole saved document, whose columns may
-    /// be deflated) are accepted. Only from the server, which we trust.
+    /// Whether document chunks (a whole saved document) are accepted.
     pub allow_documents: bool,
+    /// Whether compressed parts are accepted: compressed change chunks and
+    /// deflated columns of documents. Automerge would inflate them without
+    /// a bound, so only from the server, which we trust; a device's go
+    /// through [`admit_device_message`] first.
+    pub allow_compressed: bool,
+    /// What [`inflate_sync_message`] may inflate one message to, in total.
+    pub max_inflated_bytes: usize,
 }
 
 impl Limits {
-    /// What the server accepts from a device: docs/design.md §6.
+    /// What the server hands Automerge from a device (docs/design.md §6):
+    /// whole documents (a stock client's first upload of a document), but
+    /// nothing deflated. Its size is the 1 MiB a device may send plus what
+    /// inflating it may add.
     pub const FROM_DEVICE: Limits = Limits {
-        max_bytes: 1 << 20,
+        max_bytes: (1 << 20) + (4 << 20),
         max_changes: 2_000,
         max_hashes: 1_024,
         max_haves: 8,
-        allow_documents: false,
+        allow_documents: true,
+        allow_compressed: false,
+        max_inflated_bytes: 0,
+    };
+    /// A device's message as it arrives: compressed parts too, inflated
+    /// by [`inflate_sync_message`] into at most 4 MiB (a document within
+    /// the 256 KB budget of docs/design.md §3 inflates to well under it;
+    /// the 261 KB deflate bomb there would reach 787 MB).
+    pub const DEVICE_WIRE: Limits = Limits {
+        max_bytes: 1 << 20,
+        allow_compressed: true,
+        max_inflated_bytes: 4 << 20,
+        ..Limits::FROM_DEVICE
     };
     /// What a device accepts from the server: the same bounds on the
     /// envelope, plus whole-document (v2) messages, which the server sends
@@ -70,6 +98,8 @@ impl Limits {
         max_hashes: 1_024,
         max_haves: 8,
         allow_documents: true,
+        allow_compressed: true,
+        max_inflated_bytes: 0,
     };
 }
 
@@ -110,9 +140,20 @@ pub enum CheckError {
     /// A change entry that is not a sequence of storage chunks.
     #[error("change chunk lacks the magic bytes")]
     BadMagic,
-    /// A compressed change chunk (deflate): refused, a bomb risk.
+    /// A compressed change chunk (deflate) where none is accepted.
     #[error("compressed change chunks are not accepted")]
     CompressedChunk,
+    /// A document column still deflated where nothing deflated is
+    /// accepted.
+    #[error("deflated document columns are not accepted")]
+    DeflatedColumn,
+    /// A deflate stream that does not decode, or does not end exactly
+    /// where its chunk or column says.
+    #[error("compressed data does not inflate")]
+    Deflate,
+    /// Compressed parts inflating past `max_inflated_bytes`.
+    #[error("compressed data inflates past the limit")]
+    InflatedTooLarge,
     /// A document chunk where only changes are accepted.
     #[error("document chunks are not accepted here")]
     DocumentChunk,
@@ -236,23 +277,37 @@ fn check_chunks(entry: &[u8], limits: &Limits, s: &mut SyncSummary) -> Result<()
         return Err(CheckError::Truncated);
     }
     while !c.at_end() {
-        let start = c.pos;
-        if c.take(4)? != MAGIC {
-            return Err(CheckError::BadMagic);
-        }
-        let checksum = c.take(4)?;
-        let kind = c.byte()?;
+        let Chunk {
+            whole,
+            checksum,
+            kind,
+            len_bytes,
+            data,
+        } = c.chunk()?;
         match kind {
             CHUNK_CHANGE => {}
             CHUNK_DOCUMENT if limits.allow_documents => s.has_document = true,
             CHUNK_DOCUMENT => return Err(CheckError::DocumentChunk),
+            CHUNK_COMPRESSED if limits.allow_compressed => {}
             CHUNK_COMPRESSED => return Err(CheckError::CompressedChunk),
             other => return Err(CheckError::UnknownChunkType(other)),
         }
-        let len_start = c.pos;
-        let len = c.len()?;
-        let len_bytes = &entry[len_start..c.pos];
-        let data = c.take(len)?;
+        if kind == CHUNK_DOCUMENT {
+            let layout = inflate::DocumentLayout::parse(data)?;
+            if layout.deflated() && !limits.allow_compressed {
+                return Err(CheckError::DeflatedColumn);
+            }
+        }
+        if kind == CHUNK_COMPRESSED {
+            // Its checksum is over the change it inflates to: checked by
+            // `inflate_sync_message`, like the change itself afterwards.
+            s.chunks += 1;
+            s.chunk_bytes += data.len();
+            if s.chunks > limits.max_changes {
+                return Err(CheckError::TooManyChanges(limits.max_changes));
+            }
+            continue;
+        }
         let mut h = Sha256::new();
         h.update([kind]);
         h.update(len_bytes);
@@ -264,7 +319,7 @@ fn check_chunks(entry: &[u8], limits: &Limits, s: &mut SyncSummary) -> Result<()
         // change's op columns too (Automerge panics on some malformed ops,
         // e.g. an actor index past the change's actor list, when applying
         // them, but reports them as errors here).
-        if kind == CHUNK_CHANGE && automerge::Change::try_from(&entry[start..c.pos]).is_err() {
+        if kind == CHUNK_CHANGE && automerge::Change::try_from(whole).is_err() {
             return Err(CheckError::BadChange);
         }
         s.chunks += 1;
@@ -274,6 +329,17 @@ fn check_chunks(entry: &[u8], limits: &Limits, s: &mut SyncSummary) -> Result<()
         }
     }
     Ok(())
+}
+
+/// One storage chunk of a change entry.
+struct Chunk<'a> {
+    /// Header and data.
+    whole: &'a [u8],
+    checksum: &'a [u8],
+    kind: u8,
+    /// The LEB128 length as written.
+    len_bytes: &'a [u8],
+    data: &'a [u8],
 }
 
 /// A bounds-checked reader; every read either advances or fails.
@@ -289,6 +355,27 @@ impl<'a> Cursor<'a> {
 
     fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
+    }
+
+    /// The next storage chunk: magic, checksum, type, length, data.
+    fn chunk(&mut self) -> Result<Chunk<'a>, CheckError> {
+        let start = self.pos;
+        if self.take(4)? != MAGIC {
+            return Err(CheckError::BadMagic);
+        }
+        let checksum = self.take(4)?;
+        let kind = self.byte()?;
+        let len_start = self.pos;
+        let len = self.len()?;
+        let len_bytes = &self.bytes[len_start..self.pos];
+        let data = self.take(len)?;
+        Ok(Chunk {
+            whole: &self.bytes[start..self.pos],
+            checksum,
+            kind,
+            len_bytes,
+            data,
+        })
     }
 
     fn byte(&mut self) -> Result<u8, CheckError> {
@@ -472,53 +559,131 @@ mod tests {
         assert!(check_sync_message(&with_bloom(&[1, 10, 7, 0, 0]), &Limits::FROM_DEVICE).is_ok());
     }
 
-    #[test]
-    fn compressed_change_chunk_is_refused() {
+    /// A change big enough that Automerge stores it compressed.
+    fn compressed_change(text_len: usize) -> automerge::Change {
         let mut d = AutoCommit::new();
-        d.put(ROOT, "text", "x".repeat(4096)).unwrap();
+        d.put(ROOT, "text", "x".repeat(text_len)).unwrap();
         d.commit();
-        let mut change = d.get_changes(&[]).into_iter().next().unwrap().clone();
-        let compressed = change.bytes().to_vec();
-        assert_eq!(compressed[8], CHUNK_COMPRESSED, "Automerge compressed it");
-        let msg = Message {
+        d.get_changes(&[]).into_iter().next().unwrap().clone()
+    }
+
+    fn message_with(chunks: Vec<Vec<u8>>, version: automerge::sync::MessageVersion) -> Vec<u8> {
+        Message {
             heads: vec![],
             need: vec![],
             have: vec![],
-            changes: vec![compressed].into(),
+            changes: chunks.into(),
             flags: None,
-            version: automerge::sync::MessageVersion::V1,
+            version,
         }
-        .encode();
-        assert_eq!(
-            check_sync_message(&msg, &Limits::FROM_DEVICE),
-            Err(CheckError::CompressedChunk)
-        );
-        assert_eq!(
-            check_sync_message(&msg, &Limits::FROM_SERVER),
-            Err(CheckError::CompressedChunk)
-        );
+        .encode()
     }
 
     #[test]
-    fn document_chunks_only_from_server() {
-        let saved = doc_with(3).save();
-        let msg = Message {
-            heads: vec![],
-            need: vec![],
-            have: vec![],
-            changes: vec![saved].into(),
-            flags: None,
-            version: automerge::sync::MessageVersion::V2,
-        }
-        .encode();
+    fn compressed_change_chunk_passes_only_through_the_inflate() {
+        let mut change = compressed_change(4096);
+        let compressed = change.bytes().to_vec();
+        assert_eq!(compressed[8], CHUNK_COMPRESSED, "Automerge compressed it");
+        let msg = message_with(vec![compressed], automerge::sync::MessageVersion::V1);
         assert_eq!(
             check_sync_message(&msg, &Limits::FROM_DEVICE),
-            Err(CheckError::DocumentChunk)
+            Err(CheckError::CompressedChunk)
+        );
+        let (summary, plain) = admit_device_message(&msg).unwrap();
+        assert_eq!(summary.chunks, 1);
+        let decoded = Message::decode(&plain).unwrap();
+        let chunk = decoded.changes.iter().next().unwrap();
+        assert_eq!(chunk, change.raw_bytes(), "the plain change chunk");
+        let mut doc = Automerge::new();
+        doc.receive_sync_message(&mut State::new(), decoded)
+            .unwrap();
+        assert_eq!(doc.get_heads(), vec![change.hash()]);
+    }
+
+    #[test]
+    fn a_compressed_change_must_inflate_to_its_checksum() {
+        let mut change = compressed_change(4096);
+        let mut compressed = change.bytes().to_vec();
+        compressed[4] ^= 1; // the declared checksum
+        let msg = message_with(vec![compressed], automerge::sync::MessageVersion::V1);
+        assert_eq!(admit_device_message(&msg), Err(CheckError::Checksum));
+    }
+
+    #[test]
+    fn whole_documents_from_a_device_are_inflated_first() {
+        let mut d = AutoCommit::new();
+        d.put(ROOT, "text", "y".repeat(8192)).unwrap();
+        d.commit();
+        for i in 0..50 {
+            d.put(ROOT, format!("k{i}"), i as i64).unwrap();
+            d.commit();
+        }
+        let saved = d.save();
+        let msg = message_with(vec![saved.clone()], automerge::sync::MessageVersion::V2);
+        assert_eq!(
+            check_sync_message(&msg, &Limits::FROM_DEVICE),
+            Err(CheckError::DeflatedColumn)
         );
         assert!(
             check_sync_message(&msg, &Limits::FROM_SERVER)
                 .unwrap()
                 .has_document
+        );
+        let (summary, plain) = admit_device_message(&msg).unwrap();
+        assert!(summary.has_document);
+        assert!(plain.len() > msg.len(), "the columns were inflated");
+        let mut doc = Automerge::new();
+        doc.receive_sync_message(&mut State::new(), Message::decode(&plain).unwrap())
+            .unwrap();
+        assert_eq!(doc.get_heads(), d.get_heads());
+        assert_eq!(doc.save(), saved, "the same document");
+    }
+
+    #[test]
+    fn a_small_document_has_nothing_to_inflate() {
+        let msg = message_with(
+            vec![doc_with(3).save()],
+            automerge::sync::MessageVersion::V2,
+        );
+        assert!(
+            check_sync_message(&msg, &Limits::FROM_DEVICE)
+                .unwrap()
+                .has_document
+        );
+        let (_, plain) = admit_device_message(&msg).unwrap();
+        assert!(matches!(plain, std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn deflate_bombs_are_refused_within_the_budget() {
+        // docs/design.md §6: a small compressed chunk that inflates far past
+        // the budget. Zeros deflate about 1,000 to 1.
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut enc, &vec![0u8; 5 << 20]).unwrap();
+        let bomb = enc.finish().unwrap();
+        let mut chunk = MAGIC.to_vec();
+        chunk.extend_from_slice(&[0, 0, 0, 0, CHUNK_COMPRESSED]);
+        let mut len = Vec::new();
+        inflate::write_uleb(&mut len, bomb.len() as u64);
+        chunk.extend_from_slice(&len);
+        chunk.extend_from_slice(&bomb);
+        let msg = message_with(vec![chunk], automerge::sync::MessageVersion::V1);
+        assert!(msg.len() < 64 << 10, "{} bytes", msg.len());
+        assert_eq!(
+            admit_device_message(&msg),
+            Err(CheckError::InflatedTooLarge)
+        );
+        // The budget is for the whole message: two honest chunks of 2.5 MiB
+        // each are over it together.
+        let mut a = compressed_change(5 << 19);
+        let mut b = compressed_change(5 << 19);
+        let msg = message_with(
+            vec![a.bytes().to_vec(), b.bytes().to_vec()],
+            automerge::sync::MessageVersion::V1,
+        );
+        assert_eq!(
+            admit_device_message(&msg),
+            Err(CheckError::InflatedTooLarge)
         );
     }
 
@@ -577,7 +742,11 @@ mod tests {
         );
         let big = vec![0u8; (1 << 20) + 1];
         assert_eq!(
-            check_sync_message(&big, &Limits::FROM_DEVICE),
+            check_sync_message(&big, &Limits::DEVICE_WIRE),
+            Err(CheckError::TooLarge((1 << 20) + 1))
+        );
+        assert_eq!(
+            admit_device_message(&big),
             Err(CheckError::TooLarge((1 << 20) + 1))
         );
     }

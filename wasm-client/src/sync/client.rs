@@ -245,7 +245,7 @@ impl SyncClient {
                     idle.sent += 1;
                     self.pushed |= !message.changes.is_empty();
                     let pull = doc.get_heads().is_empty();
-                    for data in split(message) {
+                    for data in split(whole_or_changes(doc, message)) {
                         let m = DocMessage {
                             sender_id: self.peer_id.clone(),
                             target_id: self.server_id.clone(),
@@ -350,6 +350,24 @@ const MAX_CHANGE_BYTES_PER_PART: usize = 512 * 1024;
 /// causal order. The server applies them in order (a change whose
 /// dependency comes later waits in Automerge's queue), so nothing is lost
 /// and no message is refused for its size.
+/// A message carrying the whole document (v2, once the server said it
+/// takes them: one compressed chunk where the server has nothing) goes as
+/// is; one too large for a frame carries the document's changes instead
+/// (the same changes), which [`split`] then cuts into frames.
+fn whole_or_changes(doc: &automerge::Automerge, mut message: Message) -> Message {
+    let bytes: usize = message.changes.iter().map(<[u8]>::len).sum();
+    let whole_document = message.changes.iter().any(|c| c.get(8) == Some(&0));
+    if whole_document && bytes > MAX_CHANGE_BYTES_PER_PART {
+        let changes: Vec<Vec<u8>> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        message.changes = changes.into();
+    }
+    message
+}
+
 fn split(message: Message) -> Vec<Vec<u8>> {
     let total: usize = message.changes.iter().map(<[u8]>::len).sum();
     if message.changes.len() <= MAX_CHANGES_PER_PART && total <= MAX_CHANGE_BYTES_PER_PART {
