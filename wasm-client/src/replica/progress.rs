@@ -12,6 +12,7 @@ use crate::model::{self, limits, timestamp, CardProgress};
 use crate::sm2::{self, Review, Schedule};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ReadDoc, ScalarValue, Value as AmValue, ROOT};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -357,8 +358,7 @@ fn card_progress(
         .cloned()
         .unwrap_or_default();
     if !events.is_empty() {
-        let start = match base.and_then(|b| serde_json::from_value::<CardProgress>(b.clone()).ok())
-        {
+        let start = match base.and_then(|b| CardProgress::deserialize(b).ok()) {
             Some(p) => Schedule::imported(
                 p.spaced_repetition.interval,
                 p.spaced_repetition.ease_factor,
