@@ -261,10 +261,12 @@ pub(super) fn deck_progress(
     for (card, r) in read_reviews(doc, doc_id)? {
         reviews.entry(card).or_default().push(r);
     }
-    let cards: std::collections::BTreeSet<&String> = bases
+    // `&str` keys: the same set type as elsewhere, one copy of its code.
+    let cards: std::collections::BTreeSet<&str> = bases
         .keys()
         .chain(counters.keys())
         .chain(reviews.keys())
+        .map(String::as_str)
         .collect();
     let mut out = BTreeMap::new();
     for card in cards {
@@ -272,7 +274,7 @@ pub(super) fn deck_progress(
         let events = reviews.get(card).map(Vec::as_slice).unwrap_or_default();
         let counts = counters.get(card).copied().unwrap_or_default();
         out.insert(
-            card.clone(),
+            card.to_owned(),
             card_progress(card, deck_id, base, counts, events),
         );
     }
