@@ -43,7 +43,6 @@ use crate::model::{
 };
 use automerge::ObjType;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
