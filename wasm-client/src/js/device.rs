@@ -5,6 +5,7 @@ use crate::replica::{LocalStorage, Replica, ReviewInput};
 use crate::sync::{ClientState, PeerId, RepoMessage, SyncClient};
 use crate::DocumentId;
 use automerge::{Automerge, ChangeHash};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -71,6 +72,13 @@ fn parse_json(text: &str) -> Result<Value, JsFailure> {
     Ok(serde_json::from_str(text)?)
 }
 
+/// JSON text as a `T`, read through a [`Value`]: the one deserializer path
+/// the crate compiles its types for (a direct `from_str::<T>` would put a
+/// second copy of `T`'s deserializer in the wasm).
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, JsFailure> {
+    Ok(T::deserialize(&parse_json(text)?)?)
+}
+
 fn to_json(v: &impl serde::Serialize) -> JsResult<String> {
     serde_json::to_string(v).map_err(|e| JsFailure::from(e).into())
 }
@@ -124,7 +132,7 @@ impl Device {
     /// Restores what [`Device::sync_state`] returned in an earlier session.
     #[wasm_bindgen(js_name = setSyncState)]
     pub fn set_sync_state(&mut self, json: &str) -> JsResult<()> {
-        let state: ClientState = serde_json::from_str(json).map_err(JsFailure::from)?;
+        let state: ClientState = from_json(json)?;
         self.client = SyncClient::from_state(self.client.peer_id().clone(), state);
         Ok(())
     }
@@ -312,7 +320,7 @@ impl Device {
     /// Imports the app's localStorage entries (key → stored string).
     #[wasm_bindgen(js_name = importLocalStorage)]
     pub fn import_local_storage(&mut self, entries_json: &str) -> JsResult<()> {
-        let entries: LocalStorage = serde_json::from_str(entries_json).map_err(JsFailure::from)?;
+        let entries: LocalStorage = from_json(entries_json)?;
         Ok(self
             .replica
             .import_local_storage(&entries)
@@ -358,7 +366,7 @@ impl Device {
     /// Records one answer; returns the review event id.
     #[wasm_bindgen(js_name = recordReview)]
     pub fn record_review(&mut self, review_json: &str, now_iso: &str) -> JsResult<String> {
-        let r: ReviewJs = serde_json::from_str(review_json).map_err(JsFailure::from)?;
+        let r: ReviewJs = from_json(review_json)?;
         let input = ReviewInput {
             deck_id: r.deck_id,
             card_id: r.card_id,

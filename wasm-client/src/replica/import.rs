@@ -312,10 +312,11 @@ impl Replica {
         }
 
         let mut by_deck: BTreeMap<&str, Vec<&Event<'_>>> = BTreeMap::new();
-        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+        // Owned pairs: the same set type as `has_event`, one copy of its code.
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
         for e in &events {
-            let new = !has_event.contains(&(e.deck_id.to_owned(), e.id.to_owned()));
-            if new && seen.insert((e.deck_id, e.id)) {
+            let pair = (e.deck_id.to_owned(), e.id.to_owned());
+            if !has_event.contains(&pair) && seen.insert(pair) {
                 by_deck.entry(e.deck_id).or_default().push(e);
             }
         }

@@ -42,6 +42,7 @@ use crate::model::{
     self, limits, timestamp, AchievementProgress, CardProgress, Deck, GameSession, UserPreferences,
 };
 use automerge::ObjType;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -87,6 +88,17 @@ fn parse_json(entries: &LocalStorage, key: &str) -> Result<Option<Value>, Replic
     entries
         .get(key)
         .map(|s| serde_json::from_str(s).map_err(|e| bad(key, e.to_string())))
+        .transpose()
+}
+
+/// The stored JSON of `key` as a `T` (read through a [`Value`], the one
+/// deserializer path the crate compiles its types for), if the key is there.
+fn parse_as<T: DeserializeOwned>(
+    entries: &LocalStorage,
+    key: &str,
+) -> Result<Option<T>, ReplicaError> {
+    parse_json(entries, key)?
+        .map(|v| T::deserialize(&v).map_err(|e| bad(key, e.to_string())))
         .transpose()
 }
 
@@ -198,14 +210,8 @@ impl Replica {
         let scores = parse_json(entries, SCORES)?;
         let progress = parse_json(entries, PROGRESS)?;
         let achievements = parse_json(entries, ACHIEVEMENTS)?;
-        snap.starred = match entries.get(STARRED) {
-            Some(s) => serde_json::from_str(s).map_err(|e| bad(STARRED, e.to_string()))?,
-            None => Vec::new(),
-        };
-        let index: Vec<Value> = match entries.get(MDOC_INDEX) {
-            Some(s) => serde_json::from_str(s).map_err(|e| bad(MDOC_INDEX, e.to_string()))?,
-            None => Vec::new(),
-        };
+        snap.starred = parse_as(entries, STARRED)?.unwrap_or_default();
+        let index: Vec<Value> = parse_as(entries, MDOC_INDEX)?.unwrap_or_default();
         let ids =
             self.decks_from_local_storage(entries, decks_wrapper.as_ref(), &index, &mut snap)?;
         if let Some(p) = &progress {
@@ -221,10 +227,7 @@ impl Replica {
                 Some(_) => return Err(bad(PROGRESS, "cardProgress is not an object")),
             }
         }
-        let mut sessions: Vec<Value> = match entries.get(SESSIONS) {
-            Some(s) => serde_json::from_str(s).map_err(|e| bad(SESSIONS, e.to_string()))?,
-            None => Vec::new(),
-        };
+        let mut sessions: Vec<Value> = parse_as(entries, SESSIONS)?.unwrap_or_default();
         if let Some(w) = &scores {
             sessions.extend(array_of(SCORES, w, "sessions")?.iter().cloned());
         }

@@ -12,6 +12,7 @@ use crate::model::{self, limits, timestamp, CardProgress};
 use crate::sm2::{self, Review, Schedule};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ReadDoc, ScalarValue, Value as AmValue, ROOT};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -268,10 +269,12 @@ pub(super) fn deck_progress_with(
     for (card, r) in counted_reviews(events) {
         reviews.entry(card).or_default().push(r);
     }
-    let cards: std::collections::BTreeSet<&String> = bases
+    // `&str` keys: the same set type as elsewhere, one copy of its code.
+    let cards: std::collections::BTreeSet<&str> = bases
         .keys()
         .chain(counters.keys())
         .chain(reviews.keys())
+        .map(String::as_str)
         .collect();
     let mut out = BTreeMap::new();
     for card in cards {
@@ -279,7 +282,7 @@ pub(super) fn deck_progress_with(
         let events = reviews.get(card).map(Vec::as_slice).unwrap_or_default();
         let counts = counters.get(card).copied().unwrap_or_default();
         out.insert(
-            card.clone(),
+            card.to_owned(),
             card_progress(card, deck_id, base, counts, events),
         );
     }
@@ -365,8 +368,7 @@ fn card_progress(
         .cloned()
         .unwrap_or_default();
     if !events.is_empty() {
-        let start = match base.and_then(|b| serde_json::from_value::<CardProgress>(b.clone()).ok())
-        {
+        let start = match base.and_then(|b| CardProgress::deserialize(b).ok()) {
             Some(p) => Schedule::imported(
                 p.spaced_repetition.interval,
                 p.spaced_repetition.ease_factor,
