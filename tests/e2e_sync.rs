@@ -304,6 +304,65 @@ fn stock_automerge_repo_client_interoperates() {
 }
 
 #[test]
+fn a_stock_client_finds_the_root_of_a_fresh_account() {
+    // API v1.1: the root exists from registration on, before any device
+    // wrote, so a stock automerge-repo client can `find` it at once.
+    let w = Worker::start();
+    let e = email("fresh-root");
+    let (t, password) = api::register(&w.url, &e, "parent phone");
+    let ticket = api::ticket(&w.url, &t.access_token);
+    let url = format!("{}/sync/ws?ticket={ticket}", w.ws_url());
+    let out = std::process::Command::new("node")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tests/interop/stock-client.mjs",
+            &url,
+            &t.root_document_id,
+            "space",
+        ])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stock client failed on a fresh account: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("json line");
+    assert_eq!(seen["seen"]["kind"], "root", "{seen}");
+
+    // A device that made its own root offline (the same genesis) merges
+    // with it: its own preference and the stock client's both stand.
+    let mut tablet = Device::new("tablet", t.clone(), &w.url);
+    tablet
+        .replica
+        .set_preference("fontSize", &json!("large"))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tablet.sync_http();
+        let prefs = &tablet.state()["preferences"];
+        if prefs["theme"] == "space" {
+            assert_eq!(prefs["fontSize"], "large", "{prefs}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stock client's change never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t2 = api::login(&w.url, &e, &password, "laptop");
+    let mut laptop = Device::new("laptop", t2, &w.url);
+    laptop.sync_http();
+    let prefs = &laptop.state()["preferences"];
+    assert_eq!(
+        (&prefs["theme"], &prefs["fontSize"]),
+        (&json!("space"), &json!("large"))
+    );
+}
+
+#[test]
 fn json_client_edit_merges_with_a_concurrent_device_edit() {
     let w = Worker::start();
     let (mut phone, _, _, _) = two_devices(&w);

@@ -143,6 +143,7 @@ impl UserStore {
                 }
                 let grant =
                     sessions::open(&self.db, &new, now, random::bytes()?, random::bytes()?)?;
+                self.ensure_root(grant.user_id)?;
                 http::json(200, &grant)
             }
             StoreCall::Refresh {

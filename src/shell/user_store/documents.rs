@@ -10,8 +10,9 @@ use crate::auth::UserId;
 use crate::shell::{clock, http, random};
 use crate::store;
 use crate::views::{self, View};
+use myflashplay_client::layout::{genesis, DocKind};
 use myflashplay_client::sync::{ClientState, PeerId, SyncClient};
-use myflashplay_client::Replica;
+use myflashplay_client::{Docs, Replica};
 
 impl UserStore {
     /// `GET /sync/changes?since=`.
@@ -32,6 +33,29 @@ impl UserStore {
         })?;
         let actor: [u8; 16] = random::bytes()?;
         Ok(Replica::from_docs(&user_id.to_string(), &actor, docs)?)
+    }
+
+    /// The root document from the account's first session on (API v1.1):
+    /// its deterministic genesis, the same first change every device makes
+    /// when it creates the root offline, so a stock automerge-repo client
+    /// can `find` `root_document_id` at once and no device's root competes
+    /// with it. Nothing is written when the root is already stored.
+    pub(crate) fn ensure_root(&self, user_id: UserId) -> Result<(), ApiError> {
+        let root = user_id.root_document_id();
+        let held = self.with_engine(|e| Ok(e.export_some(&[root])?))?;
+        if held.get(&root).is_some_and(|d| !d.is_empty()) {
+            return Ok(());
+        }
+        let actor: [u8; 16] = random::bytes()?;
+        let user = user_id.to_string();
+        let doc = genesis::create(
+            DocKind::Root,
+            &user,
+            automerge::ActorId::from(actor.as_slice()),
+        )
+        .map_err(ApiError::internal)?;
+        let replica = Replica::from_docs(&user, &actor, Docs::from([(root, doc)]))?;
+        self.store_changed(replica, &Heads::new(), &actor, clock::now_ms())
     }
 
     /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
