@@ -252,6 +252,31 @@ fn every_acknowledged_change_survives_a_restart() {
     );
 }
 
+/// Runs `tests/interop/stock-client.mjs` (a stock automerge-repo client)
+/// on the account of `t` with a ticket URL: it finds the root, sets the
+/// theme to `theme` and waits for the server; its printed JSON line.
+fn stock_client(w: &Worker, t: &api::Tokens, theme: &str) -> Value {
+    let ticket = api::ticket(&w.url, &t.access_token);
+    let url = format!("{}/sync/ws?ticket={ticket}", w.ws_url());
+    let out = std::process::Command::new("node")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tests/interop/stock-client.mjs",
+            &url,
+            &t.root_document_id,
+            theme,
+        ])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stock client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("json line")
+}
+
 #[test]
 fn stock_automerge_repo_client_interoperates() {
     let w = Worker::start();
@@ -262,25 +287,7 @@ fn stock_automerge_repo_client_interoperates() {
     native.replica.star("animals-basic").unwrap();
     native.sync_http();
 
-    let ticket = api::ticket(&w.url, &t.access_token);
-    let url = format!("{}/sync/ws?ticket={ticket}", w.ws_url());
-    let out = std::process::Command::new("node")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tests/interop/stock-client.mjs",
-            &url,
-            &t.root_document_id,
-            "ocean",
-        ])
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stock client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("json line");
+    let seen = stock_client(&w, &t, "ocean");
     assert_eq!(seen["seen"]["kind"], "root", "{seen}");
     assert!(
         seen["seen"]["starred"].get("animals-basic").is_some(),
@@ -310,25 +317,7 @@ fn a_stock_client_finds_the_root_of_a_fresh_account() {
     let w = Worker::start();
     let e = email("fresh-root");
     let (t, password) = api::register(&w.url, &e, "parent phone");
-    let ticket = api::ticket(&w.url, &t.access_token);
-    let url = format!("{}/sync/ws?ticket={ticket}", w.ws_url());
-    let out = std::process::Command::new("node")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tests/interop/stock-client.mjs",
-            &url,
-            &t.root_document_id,
-            "space",
-        ])
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stock client failed on a fresh account: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("json line");
+    let seen = stock_client(&w, &t, "space");
     assert_eq!(seen["seen"]["kind"], "root", "{seen}");
 
     // A device that made its own root offline (the same genesis) merges
