@@ -273,6 +273,21 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The isolate's wasm memory reached a new high, as logged (once per
+/// growth: wasm memory never shrinks, so the last line is the peak).
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryLine {
+    /// Always `memory`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The wasm instance's linear memory (shared by every object of the
+    /// isolate).
+    pub wasm_memory_bytes: u64,
+    /// The estimated memory of the documents every store of the isolate
+    /// holds loaded (the cache's ledger, bounded by its budget).
+    pub documents_loaded_bytes: u64,
+}
+
 /// One WebSocket session, logged when it ends.
 #[derive(Debug, Clone, Serialize)]
 pub struct SocketLine {

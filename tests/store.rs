@@ -1050,8 +1050,17 @@ fn a_full_pass_over_hundreds_of_documents_loads_each_once() {
     }
     sync_until_quiet(2, &mut b, &mut fresh, &mut server).unwrap();
     assert_eq!(heads(&fresh), heads(&docs));
+    // The stored chunks answered it: nothing was loaded.
+    assert_eq!(server.loaded_count(), 0);
+    // It changes every document: each is loaded once and stays.
+    for n in 1..=200 {
+        edit(&mut fresh, n, "seen", 1);
+    }
+    sync_until_quiet(3, &mut b, &mut fresh, &mut server).unwrap();
     assert_eq!(server.loaded_count(), 200);
     assert!(cache::isolate_loaded_bytes() <= cache::ISOLATE_BUDGET_BYTES);
+    sync_until_quiet(4, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(heads(&fresh), heads(&docs));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! write but keeps nothing), the data point goes into the log line too.
 
 use super::{clock, random};
-use crate::telemetry::{self, DataPoint, RequestLine, SocketLine};
+use crate::telemetry::{self, DataPoint, MemoryLine, RequestLine, SocketLine};
+use std::cell::Cell;
 use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response};
 
 /// The answer header naming the request (docs/api.md v1.1).
@@ -119,6 +120,38 @@ pub(crate) fn socket_closed(env: &Env, mut line: SocketLine) {
     let point = line.data_point();
     line.metrics = echo(env, &point);
     log(&line);
+}
+
+thread_local! {
+    /// The wasm memory last logged by [`note_memory`].
+    static MEMORY_LOGGED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Logs a [`MemoryLine`] when the isolate's wasm memory grew since the
+/// last one (an object calls it after each request, frame and alarm): the
+/// operator's view of the isolate's 128 MB, and what the heavy-learner
+/// bench reads.
+pub(crate) fn note_memory() {
+    let now = wasm_memory_bytes();
+    if now <= MEMORY_LOGGED.with(Cell::get) {
+        return;
+    }
+    MEMORY_LOGGED.with(|c| c.set(now));
+    log(&MemoryLine {
+        kind: "memory",
+        wasm_memory_bytes: now,
+        documents_loaded_bytes: crate::store::cache::isolate_loaded_bytes(),
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+fn wasm_memory_bytes() -> u64 {
+    core::arch::wasm32::memory_size(0) as u64 * 65_536
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn wasm_memory_bytes() -> u64 {
+    0
 }
 
 /// The reasons an object may name (anything else is not repeated).

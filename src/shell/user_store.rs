@@ -18,7 +18,7 @@ mod sync;
 
 use super::calls::{SocketAuth, StoreCall};
 use super::do_sql::DoSql;
-use super::{clock, config, http, random, rpc};
+use super::{clock, config, http, observe, random, rpc};
 use crate::api_error::{close, ApiError};
 use crate::auth::sessions::{self, Whoami};
 use crate::auth::tickets;
@@ -81,6 +81,7 @@ impl DurableObject for UserStore {
             }
             Err(e) => Err(e),
         };
+        observe::note_memory();
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
     }
 
@@ -89,6 +90,7 @@ impl DurableObject for UserStore {
             http::log_cause(&e);
             worker::console_error!("maintenance: {}", e.code.as_str());
         }
+        observe::note_memory();
         Response::empty()
     }
 
@@ -98,7 +100,10 @@ impl DurableObject for UserStore {
         message: WebSocketIncomingMessage,
     ) -> Result<()> {
         match message {
-            WebSocketIncomingMessage::Binary(bytes) => self.on_frame(&ws, &bytes).await,
+            WebSocketIncomingMessage::Binary(bytes) => {
+                self.on_frame(&ws, &bytes).await;
+                observe::note_memory();
+            }
             WebSocketIncomingMessage::String(_) => {
                 self.close_socket(&ws, close::UNSUPPORTED, "binary frames only");
                 self.on_close(&ws, close::UNSUPPORTED);

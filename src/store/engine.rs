@@ -29,6 +29,7 @@ use myflashplay_client::{Docs, DocumentId};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod admission;
+mod from_storage;
 mod maintenance;
 pub use admission::{Pending, Step, CHANGE_REFUSED};
 pub use maintenance::Maintenance;

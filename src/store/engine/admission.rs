@@ -97,6 +97,9 @@ impl<S: Sql> Engine<S> {
         let Ok(message) = Message::decode(&plain) else {
             return self.reject(peer, &id, StoreError::Decode(id));
         };
+        if let Some(out) = self.answer_from_storage(peer, &id, &message)? {
+            return Ok(Step::Done(out));
+        }
         if !self.load(&id)? {
             // `request` is a pull: answer that we lack it. `sync` means the
             // peer holds the document: start an empty one (it is stored
