@@ -21,6 +21,30 @@ pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiE
         .map_err(ApiError::internal)
 }
 
+/// A JSON answer of `len` bytes sent as `pieces` yields them (one too
+/// large to hold twice). `x-mfp-streamed` tells the front to pass the
+/// stream on as it is (`observe::finish`).
+pub(crate) fn json_pieces(
+    status: u16,
+    len: usize,
+    pieces: impl Iterator<Item = Vec<u8>> + 'static,
+) -> Result<Response, ApiError> {
+    let headers = Headers::new();
+    headers
+        .set("content-type", "application/json")
+        .map_err(ApiError::internal)?;
+    headers
+        .set(STREAMED, &len.to_string())
+        .map_err(ApiError::internal)?;
+    let stream = futures_util::stream::iter(pieces.map(Ok::<Vec<u8>, worker::Error>));
+    Response::from_stream(stream)
+        .map(|r| r.with_status(status).with_headers(headers))
+        .map_err(ApiError::internal)
+}
+
+/// The internal header of a streamed answer: its length in bytes.
+pub(crate) const STREAMED: &str = "x-mfp-streamed";
+
 /// An empty 204.
 pub(crate) fn no_content() -> Result<Response, ApiError> {
     Response::empty()

@@ -5,10 +5,10 @@
 //! `METRICS_ECHO` is `1` (local development, where workerd accepts the
 //! write but keeps nothing), the data point goes into the log line too.
 
-use super::{clock, random};
+use super::{clock, http, random};
 use crate::telemetry::{self, DataPoint, MemoryLine, RequestLine, SocketLine};
 use std::cell::Cell;
-use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response};
+use worker::{AnalyticsEngineDataPointBuilder, Env, Headers, Request, Response, ResponseBody};
 
 /// The answer header naming the request (docs/api.md v1.1).
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -82,10 +82,12 @@ pub(crate) async fn finish(env: &Env, started: Started, mut response: Response) 
     } else {
         let old = response.headers().clone();
         let headers = Headers::new();
+        let mut streamed = None;
         for (name, value) in old.entries() {
             match name.as_str() {
                 CHANGES => line.changes_applied = value.parse().ok(),
                 REJECTION => line.rejection = rejection_reason(&value),
+                http::STREAMED => streamed = value.parse::<u64>().ok(),
                 n if n.starts_with(INTERNAL_PREFIX) => {}
                 _ => {
                     let _ = headers.append(&name, &value);
@@ -93,15 +95,24 @@ pub(crate) async fn finish(env: &Env, started: Started, mut response: Response) 
             }
         }
         let _ = headers.set(REQUEST_ID, &line.request_id);
-        let body = response.bytes().await.unwrap_or_default();
-        line.bytes_out = body.len() as u64;
-        if status >= 400 {
-            line.error_code = telemetry::error_code_of(&body);
-        }
-        let rebuilt = if body.is_empty() {
-            Response::empty()
-        } else {
-            Response::from_bytes(body)
+        let rebuilt = match (streamed, response.body()) {
+            // An answer too large to hold (the export) passes as a stream.
+            (Some(len), ResponseBody::Stream(stream)) => {
+                line.bytes_out = len;
+                Response::from_body(ResponseBody::Stream(stream.clone()))
+            }
+            _ => {
+                let body = response.bytes().await.unwrap_or_default();
+                line.bytes_out = body.len() as u64;
+                if status >= 400 {
+                    line.error_code = telemetry::error_code_of(&body);
+                }
+                if body.is_empty() {
+                    Response::empty()
+                } else {
+                    Response::from_bytes(body)
+                }
+            }
         };
         match rebuilt {
             Ok(r) => r.with_status(status).with_headers(headers),

@@ -349,6 +349,23 @@ impl<S: Sql> Engine<S> {
         Ok(out)
     }
 
+    /// Document `id` for a one-off read (the export): a copy of the one in
+    /// memory, or loaded from storage without entering the cache (a pass
+    /// over every document would evict what the devices work on); `None`
+    /// when not stored.
+    pub fn read_document(&self, id: &DocumentId) -> Result<Option<Automerge>, StoreError> {
+        if let Some(l) = self.docs.get(id) {
+            return Ok(Some(l.doc.clone()));
+        }
+        let bytes = chunks::read_all(&self.sql, id)?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        Automerge::load(&bytes)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(*id))
+    }
+
     /// Drops the in-memory copies of documents (they reload lazily), as a
     /// memory-pressure valve or to measure cold loads.
     pub fn unload_all(&mut self) {
@@ -564,16 +581,22 @@ impl<S: Sql> Engine<S> {
         let Some(loaded) = loaded else {
             return Err(StoreError::Corrupt(*id));
         };
-        let delta = loaded.doc.save_after(&loaded.persisted_heads);
-        let delta_len = delta.len() as u64;
-        if loaded.incremental_bytes + delta_len >= loaded.snapshot_bytes
-            || loaded.chunk_count + 1 >= MAX_CHUNKS
-        {
+        if loaded.snapshot_bytes == 0 {
+            // Nothing stored yet (a document that arrived whole, or its
+            // first change): a snapshot, without encoding a delta first.
             Self::write_snapshot(sql, seq, id, loaded)?;
         } else {
-            chunks::write(sql, id, INCREMENTAL, seq, &delta)?;
-            loaded.incremental_bytes += delta_len;
-            loaded.chunk_count += 1;
+            let delta = loaded.doc.save_after(&loaded.persisted_heads);
+            let delta_len = delta.len() as u64;
+            if loaded.incremental_bytes + delta_len >= loaded.snapshot_bytes
+                || loaded.chunk_count + 1 >= MAX_CHUNKS
+            {
+                Self::write_snapshot(sql, seq, id, loaded)?;
+            } else {
+                chunks::write(sql, id, INCREMENTAL, seq, &delta)?;
+                loaded.incremental_bytes += delta_len;
+                loaded.chunk_count += 1;
+            }
         }
         loaded.persisted_heads = loaded.doc.get_heads();
         Self::write_row(sql, now, seq, id, loaded)

@@ -33,6 +33,24 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The peak of the isolate's wasm memory so far, from the Worker's
+/// `memory` log lines (logged each time it grows), in MB.
+fn wasm_memory_mb(w: &Worker) -> f64 {
+    let peak = w
+        .log()
+        .lines()
+        .filter_map(|l| l.split("\"wasm_memory_bytes\":").nth(1))
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    peak as f64 / 1e6
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -48,6 +66,8 @@ fn main() {
         decks * reviews
     );
 
+    // The Worker's own log lines, for its `memory` lines.
+    std::env::set_var("MFP_WRANGLER_LOG_LEVEL", "log");
     let w = Worker::start();
     let email = format!("bench.{}@example.com", std::process::id());
     let (t, password) = api::register(&w.url, &email, "phone");
@@ -85,6 +105,21 @@ fn main() {
         t0.elapsed().as_secs_f64()
     );
 
+    // The floor of any pass that reads every document (a fresh device's
+    // client, an export): loading them all, natively.
+    let saved: Vec<Vec<u8>> = phone.replica.docs().values().map(|d| d.save()).collect();
+    let t0 = Instant::now();
+    for bytes in &saved {
+        automerge::Automerge::load(bytes).expect("load");
+    }
+    println!(
+        "floor: loading all {} documents natively takes {:.0} ms ({:.1} MB saved)",
+        saved.len(),
+        ms(t0.elapsed()),
+        saved.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
+    );
+    drop(saved);
+
     let t0 = Instant::now();
     let up = phone.sync_http();
     println!(
@@ -120,6 +155,11 @@ fn main() {
     println!(
         "one change, full HTTP sync round (client + server): median {:.1} ms",
         ms(median(one))
+    );
+
+    println!(
+        "isolate wasm memory (upload and syncs): peak {:.1} MB",
+        wasm_memory_mb(&w)
     );
 
     // Cold start: a new workerd on the same state; the first requests open
@@ -163,6 +203,10 @@ fn main() {
         full.round_trips,
         full.bytes_down as f64 / 1e6
     );
+    println!(
+        "isolate wasm memory (cold start, fresh device): peak {:.1} MB",
+        wasm_memory_mb(&w)
+    );
     let t = Instant::now();
     let (status, _) = api::json_call(
         "GET",
@@ -184,5 +228,9 @@ fn main() {
     println!(
         "GET /user/export (every document loaded): {status} in {:.1} ms",
         ms(t.elapsed())
+    );
+    println!(
+        "isolate wasm memory (cold start, fresh device, export): peak {:.1} MB",
+        wasm_memory_mb(&w)
     );
 }

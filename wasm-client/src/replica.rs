@@ -25,6 +25,7 @@ mod conflicts;
 mod decks;
 mod devices;
 mod export;
+mod export_writer;
 mod history;
 mod import;
 mod local_storage;
@@ -35,6 +36,7 @@ mod sessions;
 
 pub use conflicts::CONFLICTS_KEY;
 pub use devices::{device_key, DEVICE_KEY_PREFIX, UNKNOWN_DEVICE};
+pub use export_writer::{ExportText, ExportWriter};
 pub use history::{
     DeletedDeck, HistoryEntry, HistoryPage, Summary, DEFAULT_LIMIT as HISTORY_DEFAULT_LIMIT,
     MAX_LIMIT as HISTORY_MAX_LIMIT,

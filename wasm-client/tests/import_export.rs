@@ -282,3 +282,59 @@ fn a_bad_export_imports_nothing() {
     }
     assert!(account("user-b", 2).import_export(&json!([1])).is_err());
 }
+
+/// The export a server writes one deck document at a time
+/// (`ExportWriter`, in pieces) is the same JSON as `Replica::export`,
+/// reviews of several decks interleaved in the same order.
+#[test]
+fn the_export_written_one_deck_at_a_time_is_the_export() {
+    use myflashplay_client::replica::ExportWriter;
+    use myflashplay_client::Docs;
+    let mut a = learner();
+    for (deck, day) in [("math", 19), (IMPORTED_DECK, 21), ("math", 21)] {
+        a.record_review(&review(
+            deck,
+            "m2",
+            day % 2 == 0,
+            &format!("2026-11-{day}T09:00:00.000Z"),
+        ))
+        .unwrap();
+    }
+    // Runs of several blocks, interleaved, with equal times across decks
+    // (and within one: the order of equal times is the ids').
+    for i in 0..700 {
+        let deck = if i % 3 == 0 { "math" } else { IMPORTED_DECK };
+        let at = format!(
+            "2026-10-{:02}T{:02}:00:00.000Z",
+            1 + (i * 7) % 28,
+            (i / 2) % 24
+        );
+        a.record_review(&review(deck, &format!("c{}", i % 9), i % 2 == 0, &at))
+            .unwrap();
+    }
+    let mut expected = a.export().unwrap();
+    assert!(expected["reviews"].as_array().unwrap().len() >= 6);
+    let docs = a.docs().clone();
+    let mut w = ExportWriter::new("user-a", &[9; 16], docs.get(&a.root_id()).cloned()).unwrap();
+    let sessions: Docs = w
+        .sessions_documents()
+        .unwrap()
+        .into_iter()
+        .filter_map(|id| Some((id, docs.get(&id)?.clone())))
+        .collect();
+    assert!(!sessions.is_empty(), "the sample has sessions");
+    w.add_sessions(sessions);
+    for id in w.deck_documents().to_vec() {
+        if let Some(doc) = docs.get(&id) {
+            w.add_deck(id, doc.clone()).unwrap();
+        }
+    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("user_id".into(), json!("user-a"));
+    let pieces = w.finish(&extra).unwrap();
+    let len = pieces.len();
+    let text = pieces.into_string();
+    assert_eq!(text.len(), len);
+    expected["user_id"] = json!("user-a");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
+}

@@ -11,8 +11,9 @@ use crate::shell::{clock, http, random};
 use crate::store;
 use crate::views::{self, View};
 use myflashplay_client::layout::{genesis, DocKind};
+use myflashplay_client::replica::ExportWriter;
 use myflashplay_client::sync::{ClientState, PeerId, SyncClient};
-use myflashplay_client::{Docs, Replica};
+use myflashplay_client::{Docs, DocumentId, Replica};
 
 impl UserStore {
     /// `GET /sync/changes?since=`.
@@ -58,14 +59,32 @@ impl UserStore {
         self.store_changed(replica, &Heads::new(), &actor, clock::now_ms())
     }
 
-    /// `GET /user/export`: the whole account in MyFlashPlay's shapes.
+    /// `GET /user/export`: the whole account in MyFlashPlay's shapes,
+    /// written one deck document at a time and sent in pieces, so neither
+    /// the documents nor the answer are held whole (a heavy learner's would
+    /// not fit the isolate's 128 MB; docs/benchmarks.md).
     pub(crate) fn export(&self, me: &Whoami) -> Answer {
-        let mut data = self.replica(me.user_id, false)?.export()?;
-        if let Some(obj) = data.as_object_mut() {
-            obj.insert("user_id".into(), me.user_id.to_string().into());
-            obj.insert("email".into(), me.email.as_str().into());
+        let actor: [u8; 16] = random::bytes()?;
+        let read = |id: &DocumentId| self.with_engine(|e| Ok(e.read_document(id)?));
+        let root = read(&me.user_id.root_document_id())?;
+        let mut writer = ExportWriter::new(&me.user_id.to_string(), &actor, root)?;
+        let mut sessions = Docs::new();
+        for id in writer.sessions_documents()? {
+            if let Some(doc) = read(&id)? {
+                sessions.insert(id, doc);
+            }
         }
-        http::json(200, &data)
+        writer.add_sessions(sessions);
+        for id in writer.deck_documents().to_vec() {
+            if let Some(doc) = read(&id)? {
+                writer.add_deck(id, doc)?;
+            }
+        }
+        let mut extra = serde_json::Map::new();
+        extra.insert("user_id".into(), me.user_id.to_string().into());
+        extra.insert("email".into(), me.email.as_str().into());
+        let text = writer.finish(&extra)?;
+        http::json_pieces(200, text.len(), text)
     }
 
     /// `GET|POST /sync/{view}` and `/sync/full` (`one: None`).

@@ -11,7 +11,8 @@
 //!   document, cold or warm);
 //! - **a peer whose heads are the stored heads** and that sends no change:
 //!   it is acknowledged (or answered with our heads, if this sync state
-//!   never answered) without loading a document that is not in memory.
+//!   never answered) without loading a document that is not in memory,
+//!   nor running Automerge's sync round on one that is (a reconnect).
 //!
 //! Both mirror what `receive_sync_message` then `generate_sync_message` do
 //! with these messages, state included (the tests below hold them against
@@ -66,14 +67,17 @@ impl<S: Sql> Engine<S> {
                 .iter()
                 .all(|h| h.last_sync.is_empty() && h.bloom.to_bytes().is_empty())
             && flags.is_some();
-        match self.docs.get(id) {
-            // In memory: an acknowledgement costs little the usual way; a
-            // whole document is still read rather than saved, if storage
-            // holds all of it.
-            Some(l) if !has_nothing || l.doc.get_heads() != l.persisted_heads => return Ok(None),
-            _ => {}
-        }
-        let Some(stored) = self.stored(id)? else {
+        let stored = match self.docs.get(id) {
+            // In memory: only when storage holds all of it (it does after
+            // every message; a document started empty is not stored yet).
+            Some(l) if l.doc.get_heads() != l.persisted_heads => return Ok(None),
+            Some(l) => Some(Stored {
+                heads: l.persisted_heads.clone(),
+                bytes: l.stored_bytes(),
+            }),
+            None => self.stored(id)?,
+        };
+        let Some(stored) = stored else {
             return Ok(None);
         };
         if stored.heads.is_empty() {
@@ -360,7 +364,20 @@ mod tests {
 
     #[test]
     fn a_peer_with_our_heads_gets_automerges_own_answer_without_a_load() {
+        our_heads_answered(false);
+    }
+
+    #[test]
+    fn a_loaded_document_answers_a_peer_with_our_heads_the_same() {
+        our_heads_answered(true);
+    }
+
+    fn our_heads_answered(loaded: bool) {
         let (mut server, device_doc) = stored(3);
+        if loaded {
+            assert!(server.preload(&doc_id()).unwrap());
+        }
+        let expect_loaded = usize::from(loaded);
         let holder = peer("holder");
         let mut doc = device_doc.clone();
         let mut state = State::new();
@@ -370,7 +387,7 @@ mod tests {
         let out = server
             .handle_message(3, &holder, sync(&holder, first.encode(), false))
             .unwrap();
-        assert_eq!(server.loaded_count(), 0);
+        assert_eq!(server.loaded_count(), expect_loaded);
         let [answer] = answers(out).try_into().unwrap();
         assert_eq!(answer.clone().encode(), expected.encode(), "the same bytes");
         assert_eq!(server.states[&(holder.clone(), doc_id())], reference_state);
@@ -391,7 +408,7 @@ mod tests {
                     .collect::<Vec<_>>()
             );
         }
-        assert_eq!(server.loaded_count(), 0);
+        assert_eq!(server.loaded_count(), expect_loaded);
     }
 
     #[test]

@@ -30,6 +30,16 @@ impl Replica {
         })
     }
 
+    /// The sessions documents the root lists (one a month).
+    pub(super) fn session_doc_ids(&self) -> Result<Vec<crate::DocumentId>, ReplicaError> {
+        let root = self.root()?;
+        let months = top(root, "sessionMonths", ObjType::Map, self.root_id())?;
+        Ok(root
+            .keys(&months)
+            .map(|month| layout::sessions_doc_id(&self.user_id, &month))
+            .collect())
+    }
+
     /// Every game session held here, id → `GameSession`.
     pub fn sessions(&self) -> Result<Map<String, Value>, ReplicaError> {
         let root = self.root()?;

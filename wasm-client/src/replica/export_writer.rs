@@ -1,0 +1,445 @@
+//! `GET /user/export` written one deck document at a time.
+//!
+//! [`Replica::export`] needs every document loaded and builds the answer as
+//! one JSON value: for a heavy learner (200 decks, 150k reviews) that is
+//! hundreds of MB, over the 128 MB of a Durable Object's isolate. The
+//! writer holds only the root and the sessions documents; the deck
+//! documents come one by one ([`ExportWriter::add_deck`]) and each is
+//! dropped once its part is written as JSON text. The reviews of all decks
+//! are sorted at the end (by `at`, then id) by reference, and the answer
+//! is read in pieces ([`ExportText`]), so it need not exist whole either.
+//! Same JSON as [`Replica::export`] (the tests hold them equal).
+
+use super::decks::IndexEntry;
+use super::{layout, progress, DocKind, Replica, ReplicaError};
+use crate::{Docs, DocumentId};
+use automerge::Automerge;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Size of the pieces [`ExportText`] yields.
+const PIECE_BYTES: usize = 256 << 10;
+
+/// The export being written (see the module).
+pub struct ExportWriter {
+    /// The root and the sessions documents.
+    replica: Replica,
+    /// Deck document → its deck id and index entry, in index order.
+    decks_by_doc: BTreeMap<DocumentId, (String, IndexEntry)>,
+    order: Vec<DocumentId>,
+    decks: Members,
+    progress: Members,
+    deleted: Members,
+    /// Each deck's reviews, sorted, in blocks.
+    reviews: Vec<Vec<Block>>,
+}
+
+/// `"key":value` members of a JSON object, comma-joined.
+#[derive(Default)]
+struct Members(String);
+
+impl Members {
+    fn push(&mut self, key: &str, value: &Value) {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+        write_json(&mut self.0, &Value::from(key));
+        self.0.push(':');
+        write_json(&mut self.0, value);
+    }
+
+    fn object(&self) -> String {
+        format!("{{{}}}", self.0)
+    }
+}
+
+fn write_json(out: &mut String, value: &Value) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{value}");
+}
+
+/// One deck's review events as JSON text while it is written, and where
+/// each one's `at` and `id` are in it.
+#[derive(Default)]
+struct ReviewRun {
+    text: String,
+    items: Vec<ReviewAt>,
+}
+
+/// Byte ranges in a text: the event, and the JSON string literals (quotes
+/// included) of its `at` and `id`.
+#[derive(Clone, Copy)]
+struct ReviewAt {
+    event: (u32, u32),
+    at: Option<(u32, u32)>,
+    id: Option<(u32, u32)>,
+}
+
+/// Events of one block of a deck's sorted run.
+const BLOCK_EVENTS: usize = 128;
+
+/// [`BLOCK_EVENTS`] events of a deck, sorted, as deflated JSON text (about
+/// a sixth of its size): 150k reviews are held in a few MB, not 30.
+struct Block {
+    deflated: Vec<u8>,
+    /// Ranges in the inflated text.
+    items: Vec<ReviewAt>,
+}
+
+fn len32(s: &str) -> u32 {
+    u32::try_from(s.len()).unwrap_or(u32::MAX)
+}
+
+fn slice(text: &str, (a, b): (u32, u32)) -> &str {
+    text.get(a as usize..b as usize).unwrap_or("")
+}
+
+/// The string a JSON literal stands for (unescaped only if it must be).
+fn literal(text: &str, range: Option<(u32, u32)>) -> Option<Cow<'_, str>> {
+    let lit = slice(text, range?);
+    let inner = lit.get(1..lit.len().saturating_sub(1)).unwrap_or("");
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(lit).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// The sort key of an event: (`at`, id), as `Replica::export` sorts.
+type Key<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+fn key<'a>(text: &'a str, at: &ReviewAt) -> Key<'a> {
+    (literal(text, at.at), literal(text, at.id))
+}
+
+impl ReviewRun {
+    fn push(&mut self, event: &Map<String, Value>) {
+        let start = len32(&self.text);
+        let (mut at, mut id) = (None, None);
+        self.text.push('{');
+        for (i, (k, v)) in event.iter().enumerate() {
+            if i > 0 {
+                self.text.push(',');
+            }
+            write_json(&mut self.text, &Value::from(k.as_str()));
+            self.text.push(':');
+            let from = len32(&self.text);
+            write_json(&mut self.text, v);
+            let range = Some((from, len32(&self.text)));
+            if v.is_string() {
+                match k.as_str() {
+                    "at" => at = range,
+                    "id" => id = range,
+                    _ => {}
+                }
+            }
+        }
+        self.text.push('}');
+        self.items.push(ReviewAt {
+            event: (start, len32(&self.text)),
+            at,
+            id,
+        });
+    }
+
+    /// The run sorted (stably, so equal keys keep their order) and cut
+    /// into deflated blocks.
+    fn seal(mut self) -> Result<Vec<Block>, ReplicaError> {
+        let text = std::mem::take(&mut self.text);
+        self.items.sort_by(|a, b| key(&text, a).cmp(&key(&text, b)));
+        let mut blocks = Vec::new();
+        for chunk in self.items.chunks(BLOCK_EVENTS) {
+            let mut plain = String::new();
+            let mut items = Vec::with_capacity(chunk.len());
+            for at in chunk {
+                let base = i64::from(len32(&plain)) - i64::from(at.event.0);
+                let shift = |r: (u32, u32)| {
+                    let f = |x: u32| u32::try_from(i64::from(x) + base).unwrap_or(0);
+                    (f(r.0), f(r.1))
+                };
+                plain.push_str(slice(&text, at.event));
+                items.push(ReviewAt {
+                    event: shift(at.event),
+                    at: at.at.map(shift),
+                    id: at.id.map(shift),
+                });
+            }
+            blocks.push(Block {
+                deflated: deflate(plain.as_bytes())?,
+                items,
+            });
+        }
+        Ok(blocks)
+    }
+}
+
+fn deflate(bytes: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes)
+        .and_then(|()| enc.finish())
+        .map_err(|_| ReplicaError::Identity("export: deflate failed"))
+}
+
+fn inflate(block: &Block) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    // Our own deflate of our own text: it inflates.
+    let _ = flate2::read::DeflateDecoder::new(block.deflated.as_slice()).read_to_string(&mut out);
+    out
+}
+
+impl ExportWriter {
+    /// Starts an export of `user_id`'s account from its root document
+    /// (`None`: not stored yet, the genesis stands in, as on a device).
+    pub fn new(user_id: &str, actor: &[u8], root: Option<Automerge>) -> Result<Self, ReplicaError> {
+        let mut replica = Replica::from_docs(user_id, actor, Docs::new())?;
+        if let Some(root) = root {
+            let root_id = replica.root_id();
+            replica.docs_mut().insert(root_id, root);
+        }
+        let mut decks_by_doc = BTreeMap::new();
+        let mut order = Vec::new();
+        for (deck_id, entry) in replica.deck_entries()? {
+            let doc_id = layout::deck_doc_id(user_id, &deck_id);
+            if decks_by_doc.insert(doc_id, (deck_id, entry)).is_none() {
+                order.push(doc_id);
+            }
+        }
+        Ok(Self {
+            replica,
+            decks_by_doc,
+            order,
+            decks: Members::default(),
+            progress: Members::default(),
+            deleted: Members::default(),
+            reviews: Vec::new(),
+        })
+    }
+
+    /// The sessions documents the root lists: hand them to
+    /// [`ExportWriter::add_sessions`] before finishing.
+    pub fn sessions_documents(&self) -> Result<Vec<DocumentId>, ReplicaError> {
+        self.replica.session_doc_ids()
+    }
+
+    /// The sessions documents that are stored.
+    pub fn add_sessions(&mut self, docs: Docs) {
+        self.replica.docs_mut().extend(docs);
+    }
+
+    /// The deck documents the root lists, in its order: hand each stored
+    /// one to [`ExportWriter::add_deck`], in this order.
+    pub fn deck_documents(&self) -> &[DocumentId] {
+        &self.order
+    }
+
+    /// Writes deck document `doc_id`'s part (the deck, its cards' progress,
+    /// its reviews) and drops the document.
+    pub fn add_deck(&mut self, doc_id: DocumentId, doc: Automerge) -> Result<(), ReplicaError> {
+        let Some((deck_id, entry)) = self.decks_by_doc.get(&doc_id).cloned() else {
+            return Ok(());
+        };
+        self.replica.docs_mut().insert(doc_id, doc);
+        let written = self.write_deck(&deck_id, &entry, doc_id);
+        self.replica.docs_mut().remove(&doc_id);
+        written
+    }
+
+    /// As [`Replica::export`]'s `decks`, `progress`, `reviews` and
+    /// `deleted_decks` do for one deck.
+    fn write_deck(
+        &mut self,
+        deck_id: &str,
+        entry: &IndexEntry,
+        doc_id: DocumentId,
+    ) -> Result<(), ReplicaError> {
+        let r = &self.replica;
+        let doc_deleted = r.deck_doc_deleted(doc_id)?;
+        if !(entry.deleted || entry.progress_only || doc_deleted) {
+            if let Some(deck) = r.deck_json(doc_id)? {
+                self.decks.push(deck_id, &deck);
+            }
+        }
+        if let Some(doc) = r.doc_of(&doc_id, DocKind::Deck)? {
+            let events = progress::review_events(doc, doc_id)?;
+            if !entry.deleted && !doc_deleted {
+                for (card, p) in progress::deck_progress_with(doc, doc_id, deck_id, &events)? {
+                    self.progress.push(&card, &p);
+                }
+            }
+            let mut run = ReviewRun::default();
+            for mut e in events {
+                e.remove("inBase");
+                e.insert("deckId".into(), Value::String(deck_id.to_owned()));
+                run.push(&e);
+            }
+            self.reviews.push(run.seal()?);
+        }
+        if !entry.progress_only && (entry.deleted || doc_deleted) {
+            if let Some(deck) = r.deck_json(doc_id)? {
+                self.deleted.push(deck_id, &deck);
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer, with `extra` members added to the object, in pieces.
+    pub fn finish(self, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
+        let r = &self.replica;
+        let mut head = String::from("{");
+        let mut member = |key: &str, value: &str| {
+            if head.len() > 1 {
+                head.push(',');
+            }
+            head.push_str(&Value::from(key).to_string());
+            head.push(':');
+            head.push_str(value);
+        };
+        member("preferences", &Value::Object(r.preferences()?).to_string());
+        member("decks", &self.decks.object());
+        member("progress", &self.progress.object());
+        member(
+            "achievements",
+            &Value::Object(r.achievements()?).to_string(),
+        );
+        let starred = r.starred()?.into_iter().map(Value::String).collect();
+        member("starred", &Value::Array(starred).to_string());
+        member("sessions", &Value::Object(r.sessions()?).to_string());
+        member("deleted_decks", &self.deleted.object());
+        for (k, v) in extra {
+            member(k, &v.to_string());
+        }
+        member("reviews", "[");
+        let mut text = ExportText {
+            head: Some(head.into_bytes()),
+            len: 0,
+            runs: self.reviews,
+            cursors: Vec::new(),
+            heap: BinaryHeap::new(),
+            first: true,
+            done: false,
+        };
+        text.len = text.head.as_ref().map_or(0, Vec::len) + text.reviews_len();
+        for run in 0..text.runs.len() {
+            text.cursors.push(Cursor::default());
+            text.advance(run);
+        }
+        Ok(text)
+    }
+}
+
+/// A run's next event for the merge: its (`at`, id) and the run.
+type Next = (Option<String>, Option<String>, usize);
+
+/// Where the merge is in one deck's run: its current block, inflated.
+#[derive(Default)]
+struct Cursor {
+    block: usize,
+    item: usize,
+    text: Option<String>,
+}
+
+/// The export's JSON text in pieces of about 256 KiB (an iterator): the
+/// head, then the reviews of every deck merged in order (one inflated
+/// block per deck at a time).
+pub struct ExportText {
+    /// Everything before the first review.
+    head: Option<Vec<u8>>,
+    len: usize,
+    runs: Vec<Vec<Block>>,
+    cursors: Vec<Cursor>,
+    /// The next event of each run that has one: (at, id, run), least first.
+    heap: BinaryHeap<Reverse<Next>>,
+    first: bool,
+    done: bool,
+}
+
+impl ExportText {
+    /// Bytes of the whole text.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never empty: at least `{...,"reviews":[]}`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn reviews_len(&self) -> usize {
+        let (mut bytes, mut n) = (0, 0);
+        for block in self.runs.iter().flatten() {
+            for at in &block.items {
+                bytes += (at.event.1 - at.event.0) as usize;
+                n += 1;
+            }
+        }
+        bytes + usize::saturating_sub(n, 1) + "]}".len()
+    }
+
+    /// Moves run `run` to its next event (inflating the next block when
+    /// one ends) and puts that event's key on the heap.
+    fn advance(&mut self, run: usize) {
+        let blocks = &self.runs[run];
+        let c = &mut self.cursors[run];
+        if c.text.is_some() {
+            c.item += 1;
+            if c.item >= blocks[c.block].items.len() {
+                c.block += 1;
+                c.item = 0;
+                c.text = None;
+            }
+        }
+        let Some(block) = blocks.get(c.block) else {
+            return;
+        };
+        let text = c.text.get_or_insert_with(|| inflate(block));
+        if let Some(at) = block.items.get(c.item) {
+            let (a, i) = key(text, at);
+            self.heap.push(Reverse((
+                a.map(Cow::into_owned),
+                i.map(Cow::into_owned),
+                run,
+            )));
+        }
+    }
+
+    /// The whole text at once (tests, small accounts).
+    pub fn into_string(self) -> String {
+        let bytes: Vec<u8> = self.flatten().collect();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+impl Iterator for ExportText {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if let Some(head) = self.head.take() {
+            return Some(head);
+        }
+        if self.done {
+            return None;
+        }
+        let mut piece = String::with_capacity(PIECE_BYTES + 1024);
+        while piece.len() < PIECE_BYTES {
+            let Some(Reverse((_, _, run))) = self.heap.pop() else {
+                piece.push_str("]}");
+                self.done = true;
+                break;
+            };
+            if !self.first {
+                piece.push(',');
+            }
+            self.first = false;
+            let c = &self.cursors[run];
+            let at = &self.runs[run][c.block].items[c.item];
+            piece.push_str(slice(c.text.as_deref().unwrap_or(""), at.event));
+            self.advance(run);
+        }
+        Some(piece.into_bytes())
+    }
+}
