@@ -36,22 +36,41 @@ pub struct ExportWriter {
     reviews: Vec<Vec<Block>>,
 }
 
-/// `"key":value` members of a JSON object, comma-joined.
+/// `"key":value` members of a JSON object, comma-joined, in one part per
+/// deck (each its exact size: one string of 20k members would grow to
+/// twice its size).
 #[derive(Default)]
-struct Members(String);
+struct Members {
+    parts: Vec<String>,
+    open: String,
+}
 
 impl Members {
     fn push(&mut self, key: &str, value: &Value) {
-        if !self.0.is_empty() {
-            self.0.push(',');
+        if !(self.open.is_empty() && self.parts.is_empty()) {
+            self.open.push(',');
         }
-        write_json(&mut self.0, &Value::from(key));
-        self.0.push(':');
-        write_json(&mut self.0, value);
+        write_json(&mut self.open, &Value::from(key));
+        self.open.push(':');
+        write_json(&mut self.open, value);
     }
 
-    fn object(&self) -> String {
-        format!("{{{}}}", self.0)
+    /// Ends the deck's part.
+    fn cut(&mut self) {
+        if !self.open.is_empty() {
+            let mut part = std::mem::take(&mut self.open);
+            part.shrink_to_fit();
+            self.parts.push(part);
+        }
+    }
+
+    /// `{...}` as pieces.
+    fn into_object(mut self) -> Vec<Vec<u8>> {
+        self.cut();
+        let mut out = vec![b"{".to_vec()];
+        out.extend(self.parts.into_iter().map(String::into_bytes));
+        out.push(b"}".to_vec());
+        out
     }
 }
 
@@ -246,6 +265,9 @@ impl ExportWriter {
         self.replica.docs_mut().insert(doc_id, doc);
         let written = self.write_deck(&deck_id, &entry, doc_id);
         self.replica.docs_mut().remove(&doc_id);
+        for m in [&mut self.decks, &mut self.progress, &mut self.deleted] {
+            m.cut();
+        }
         written
     }
 
@@ -290,32 +312,30 @@ impl ExportWriter {
     /// The answer, with `extra` members added to the object, in pieces.
     pub fn finish(self, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
         let r = &self.replica;
-        let mut head = String::from("{");
-        let mut member = |key: &str, value: &str| {
-            if head.len() > 1 {
-                head.push(',');
-            }
-            head.push_str(&Value::from(key).to_string());
-            head.push(':');
-            head.push_str(value);
+        // The large members (decks, progress) go as their own pieces,
+        // moved, not copied into one head.
+        let mut head: Vec<Vec<u8>> = Vec::new();
+        let mut member = |key: &str, value: Vec<Vec<u8>>| {
+            let sep = if head.is_empty() { "{" } else { "," };
+            head.push(format!("{sep}{}:", Value::from(key)).into_bytes());
+            head.extend(value);
         };
-        member("preferences", &Value::Object(r.preferences()?).to_string());
-        member("decks", &self.decks.object());
-        member("progress", &self.progress.object());
-        member(
-            "achievements",
-            &Value::Object(r.achievements()?).to_string(),
-        );
+        let json = |v: Value| vec![v.to_string().into_bytes()];
+        member("preferences", json(Value::Object(r.preferences()?)));
+        member("achievements", json(Value::Object(r.achievements()?)));
         let starred = r.starred()?.into_iter().map(Value::String).collect();
-        member("starred", &Value::Array(starred).to_string());
-        member("sessions", &Value::Object(r.sessions()?).to_string());
-        member("deleted_decks", &self.deleted.object());
+        member("starred", json(Value::Array(starred)));
+        member("sessions", json(Value::Object(r.sessions()?)));
+        member("decks", self.decks.into_object());
+        member("progress", self.progress.into_object());
+        member("deleted_decks", self.deleted.into_object());
         for (k, v) in extra {
-            member(k, &v.to_string());
+            member(k, json(v.clone()));
         }
-        member("reviews", "[");
+        member("reviews", vec![b"[".to_vec()]);
+        head.reverse();
         let mut text = ExportText {
-            head: Some(head.into_bytes()),
+            head,
             len: 0,
             runs: self.reviews,
             cursors: Vec::new(),
@@ -323,7 +343,7 @@ impl ExportWriter {
             first: true,
             done: false,
         };
-        text.len = text.head.as_ref().map_or(0, Vec::len) + text.reviews_len();
+        text.len = text.head.iter().map(Vec::len).sum::<usize>() + text.reviews_len();
         for run in 0..text.runs.len() {
             text.cursors.push(Cursor::default());
             text.advance(run);
@@ -347,8 +367,8 @@ struct Cursor {
 /// head, then the reviews of every deck merged in order (one inflated
 /// block per deck at a time).
 pub struct ExportText {
-    /// Everything before the first review.
-    head: Option<Vec<u8>>,
+    /// Everything before the first review, in pieces, last first.
+    head: Vec<Vec<u8>>,
     len: usize,
     runs: Vec<Vec<Block>>,
     cursors: Vec<Cursor>,
@@ -418,8 +438,8 @@ impl Iterator for ExportText {
     type Item = Vec<u8>;
 
     fn next(&mut self) -> Option<Vec<u8>> {
-        if let Some(head) = self.head.take() {
-            return Some(head);
+        if let Some(piece) = self.head.pop() {
+            return Some(piece);
         }
         if self.done {
             return None;
