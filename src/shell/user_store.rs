@@ -26,6 +26,7 @@ use crate::auth::{AuthError, SessionId};
 use crate::limits::{self, Budget};
 use crate::store::{self, Engine};
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage,
@@ -45,6 +46,13 @@ pub struct UserStore {
     budget: RefCell<Budget>,
     /// `REQUESTS_PER_USER_PER_MINUTE`.
     budget_per_minute: u64,
+    /// Sessions a WebSocket frame found live, and when: a socket's next
+    /// frames skip the two queries until
+    /// `sessions::LAST_SEEN_GRANULARITY_MS` has passed. Every call into
+    /// the object (any revocation is one) empties it before and after,
+    /// and so does the alarm: no frame is let through on an answer older
+    /// than the last call.
+    live_frames: RefCell<BTreeMap<SessionId, u64>>,
 }
 
 impl DurableObject for UserStore {
@@ -66,10 +74,12 @@ impl DurableObject for UserStore {
             engine: RefCell::new(None),
             budget: RefCell::new(Budget::default()),
             budget_per_minute,
+            live_frames: RefCell::new(BTreeMap::new()),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        self.live_frames.borrow_mut().clear();
         let outcome = match rpc::read_call::<StoreCall>(&mut req).await {
             Ok(call) => {
                 let set_alarm = !call.leaves_nothing();
@@ -81,11 +91,15 @@ impl DurableObject for UserStore {
             }
             Err(e) => Err(e),
         };
+        // Again once the call is done: a frame checked while it awaited
+        // must not outlive what it did.
+        self.live_frames.borrow_mut().clear();
         observe::note_memory();
         Ok(outcome.unwrap_or_else(|e| http::error_response(&e)))
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.live_frames.borrow_mut().clear();
         if let Err(e) = self.maintain().await {
             http::log_cause(&e);
             worker::console_error!("maintenance: {}", e.code.as_str());
@@ -198,6 +212,21 @@ impl UserStore {
     /// The live-session check, on every call and frame of a session.
     fn live(&self, session: &SessionId, now: u64) -> std::result::Result<Whoami, ApiError> {
         Ok(sessions::authorize(&self.db, session, now)?)
+    }
+
+    /// [`UserStore::live`] for a WebSocket frame: answered from
+    /// `live_frames` while its entry is fresh.
+    fn live_frame(&self, session: &SessionId, now: u64) -> std::result::Result<(), ApiError> {
+        let fresh = self
+            .live_frames
+            .borrow()
+            .get(session)
+            .is_some_and(|at| now.saturating_sub(*at) < sessions::LAST_SEEN_GRANULARITY_MS);
+        if !fresh {
+            self.live(session, now)?;
+            self.live_frames.borrow_mut().insert(session.clone(), now);
+        }
+        Ok(())
     }
 
     /// One unit of the user's request budget (`429` when spent).

@@ -153,7 +153,7 @@ impl UserStore {
             return Err(Refusal::new(CLOSE_TOO_BIG, "frame over 1 MiB"));
         }
         let now_ms = clock::now_ms();
-        if self.live(&att.sid, now_ms).is_err() {
+        if self.live_frame(&att.sid, now_ms).is_err() {
             return Err(Refusal::new(CLOSE_POLICY, "session revoked"));
         }
         let msg = RepoMessage::decode(bytes).map_err(|e| Refusal::of(&ApiError::from(e), None))?;
