@@ -13,7 +13,7 @@ use crate::views::{self, View};
 use myflashplay_client::layout::{genesis, DocKind};
 use myflashplay_client::replica::ExportWriter;
 use myflashplay_client::sync::{ClientState, PeerId, SyncClient};
-use myflashplay_client::{Docs, DocumentId, Replica};
+use myflashplay_client::{Docs, Replica};
 
 impl UserStore {
     /// `GET /sync/changes?since=`.
@@ -65,25 +65,12 @@ impl UserStore {
     /// not fit the isolate's 128 MB; docs/benchmarks.md).
     pub(crate) fn export(&self, me: &Whoami) -> Answer {
         let actor: [u8; 16] = random::bytes()?;
-        let read = |id: &DocumentId| self.with_engine(|e| Ok(e.read_document(id)?));
-        let root = read(&me.user_id.root_document_id())?;
-        let mut writer = ExportWriter::new(&me.user_id.to_string(), &actor, root)?;
-        let mut sessions = Docs::new();
-        for id in writer.sessions_documents()? {
-            if let Some(doc) = read(&id)? {
-                sessions.insert(id, doc);
-            }
-        }
-        writer.add_sessions(sessions);
-        for id in writer.deck_documents().to_vec() {
-            if let Some(doc) = read(&id)? {
-                writer.add_deck(id, doc)?;
-            }
-        }
         let mut extra = serde_json::Map::new();
         extra.insert("user_id".into(), me.user_id.to_string().into());
         extra.insert("email".into(), me.email.as_str().into());
-        let text = writer.finish(&extra)?;
+        let text = ExportWriter::write(&me.user_id.to_string(), &actor, &extra, |id| {
+            self.with_engine(|e| Ok(e.read_document(id)?))
+        })?;
         http::json_pieces(200, text.len(), text)
     }
 

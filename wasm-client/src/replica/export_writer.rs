@@ -4,9 +4,10 @@
 //! one JSON value: for a heavy learner (200 decks, 150k reviews) that is
 //! hundreds of MB, over the 128 MB of a Durable Object's isolate. The
 //! writer holds only the root and the sessions documents; the deck
-//! documents come one by one ([`ExportWriter::add_deck`]) and each is
-//! dropped once its part is written as JSON text. The reviews of all decks
-//! are sorted at the end (by `at`, then id) by reference, and the answer
+//! documents come one by one from the caller's reader
+//! ([`ExportWriter::write`]) and each is dropped once its part is written
+//! as JSON text. The reviews of each deck are kept sorted in deflated
+//! blocks and merged (by `at`, then id) as the answer
 //! is read in pieces ([`ExportText`]), so it need not exist whole either.
 //! Same JSON as [`Replica::export`] (the tests hold them equal).
 
@@ -212,9 +213,36 @@ fn inflate(block: &Block) -> String {
 }
 
 impl ExportWriter {
+    /// The export of `user_id`'s account with `extra` members, asking
+    /// `read` for each document it needs (`None`: not stored) in the order
+    /// the writer takes them: the root, the sessions documents, then each
+    /// deck document, dropped once written.
+    pub fn write<E: From<ReplicaError>>(
+        user_id: &str,
+        actor: &[u8],
+        extra: &Map<String, Value>,
+        mut read: impl FnMut(&DocumentId) -> Result<Option<Automerge>, E>,
+    ) -> Result<ExportText, E> {
+        let root_id = layout::root_id(user_id);
+        let mut writer = Self::new(user_id, actor, read(&root_id)?)?;
+        let mut sessions = Docs::new();
+        for id in writer.replica.session_doc_ids()? {
+            if let Some(doc) = read(&id)? {
+                sessions.insert(id, doc);
+            }
+        }
+        writer.replica.docs_mut().extend(sessions);
+        for id in writer.order.clone() {
+            if let Some(doc) = read(&id)? {
+                writer.add_deck(id, doc)?;
+            }
+        }
+        Ok(writer.finish(extra)?)
+    }
+
     /// Starts an export of `user_id`'s account from its root document
     /// (`None`: not stored yet, the genesis stands in, as on a device).
-    pub fn new(user_id: &str, actor: &[u8], root: Option<Automerge>) -> Result<Self, ReplicaError> {
+    fn new(user_id: &str, actor: &[u8], root: Option<Automerge>) -> Result<Self, ReplicaError> {
         let mut replica = Replica::from_docs(user_id, actor, Docs::new())?;
         if let Some(root) = root {
             let root_id = replica.root_id();
@@ -239,26 +267,9 @@ impl ExportWriter {
         })
     }
 
-    /// The sessions documents the root lists: hand them to
-    /// [`ExportWriter::add_sessions`] before finishing.
-    pub fn sessions_documents(&self) -> Result<Vec<DocumentId>, ReplicaError> {
-        self.replica.session_doc_ids()
-    }
-
-    /// The sessions documents that are stored.
-    pub fn add_sessions(&mut self, docs: Docs) {
-        self.replica.docs_mut().extend(docs);
-    }
-
-    /// The deck documents the root lists, in its order: hand each stored
-    /// one to [`ExportWriter::add_deck`], in this order.
-    pub fn deck_documents(&self) -> &[DocumentId] {
-        &self.order
-    }
-
     /// Writes deck document `doc_id`'s part (the deck, its cards' progress,
     /// its reviews) and drops the document.
-    pub fn add_deck(&mut self, doc_id: DocumentId, doc: Automerge) -> Result<(), ReplicaError> {
+    fn add_deck(&mut self, doc_id: DocumentId, doc: Automerge) -> Result<(), ReplicaError> {
         let Some((deck_id, entry)) = self.decks_by_doc.get(&doc_id).cloned() else {
             return Ok(());
         };
@@ -310,7 +321,7 @@ impl ExportWriter {
     }
 
     /// The answer, with `extra` members added to the object, in pieces.
-    pub fn finish(self, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
+    fn finish(self, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
         let r = &self.replica;
         // The large members (decks, progress) go as their own pieces,
         // moved, not copied into one head.
