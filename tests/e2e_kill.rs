@@ -358,10 +358,8 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
 
     // The Worker's console lines are read for the applies a kill
     // interrupted ("store opened after a crash").
-    let first = Worker::start();
-    let (dir, port, url) = (first.state_dir.clone(), first.port(), first.url.clone());
-    drop(first);
-    let mut w = Worker::start_logging(&dir, port, "log");
+    let mut w = Worker::start_with_log_level("log");
+    let url = w.url.clone();
     let nanos = epoch_ms();
     let emails = [
         format!("kill.a.{seed}.{nanos}@example.com"),
@@ -433,7 +431,7 @@ fn every_change_survives_kill_9_of_workerd_at_random_moments() {
         w.kill_hard();
         kills += 1;
         std::thread::sleep(Duration::from_millis(rng.range(0, 1_000)));
-        w = Worker::start_logging(&dir, port, "log");
+        w.relaunch("log");
         shared.restarts.lock().expect("restarts").push(epoch_ms());
     }
     shared.stop.store(true, Ordering::SeqCst);

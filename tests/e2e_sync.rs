@@ -236,7 +236,7 @@ fn every_acknowledged_change_survives_a_restart() {
     }
     assert!(killed, "the stream ended before the restart");
     assert!(acknowledged > 0);
-    w = Worker::start_on(&w.state_dir.clone());
+    w.restart();
     println!("restart: /health 200 after {} ms", w.ready_in.as_millis());
 
     let t2 = api::login(&w.url, &e, &password, "laptop");

@@ -1,6 +1,9 @@
 //! Starts the real Worker under workerd (`wrangler dev`) for a test: a free
 //! port, its own state directory, ready once `/health` answers, stopped
-//! (with its whole process group) on drop.
+//! (with its whole process group) on drop. A state directory made by
+//! [`Worker::start`] is removed when its last Worker ends (restarts keep
+//! it), and directories left by test processes that died are swept at the
+//! next start.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -18,6 +21,41 @@ pub struct Worker {
     pub ready_in: Duration,
     child: Option<Child>,
     log_path: PathBuf,
+    /// The state directory this Worker made, removed on drop.
+    owned: Option<StateDir>,
+}
+
+/// A state directory removed (with everything in it) on drop.
+struct StateDir(PathBuf);
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const STATE_PREFIX: &str = "mfp-native-e2e-";
+
+/// Removes the state directories of test processes that are gone (killed
+/// before their Workers could drop).
+fn sweep_dead_state_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STATE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Traffic limits raised for tests and benches: every request comes from
@@ -40,19 +78,51 @@ fn root() -> PathBuf {
 }
 
 impl Worker {
-    /// Starts on a fresh state directory.
+    /// Starts on a fresh state directory, removed when this Worker (or the
+    /// one that [`Worker::restart`] or [`Worker::relaunch`] made of it)
+    /// drops.
     pub fn start() -> Self {
+        let level = std::env::var("MFP_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
+        Self::start_with_log_level(&level)
+    }
+
+    /// [`Worker::start`] with wrangler's `--log-level` `level` (`log`
+    /// shows the Worker's own console lines in [`Worker::log`]).
+    pub fn start_with_log_level(level: &str) -> Self {
+        sweep_dead_state_dirs();
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let dir = std::env::temp_dir().join(format!(
-            "mfp-native-e2e-{}-{nanos}-{}",
+            "{STATE_PREFIX}{}-{nanos}-{}",
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("state dir");
-        Self::start_on(&dir)
+        let owned = StateDir(dir.clone());
+        let mut w = Self::start_logging(&dir, free_port(), level);
+        w.owned = Some(owned);
+        w
+    }
+
+    /// Stops this Worker (if it still runs) and starts a new one on the
+    /// same state and a new port; the state stays this Worker's.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut next = Self::start_on(&self.state_dir);
+        next.owned = self.owned.take();
+        *self = next;
+    }
+
+    /// Stops this Worker (if it still runs) and starts a new one on the
+    /// same state and port with wrangler's `--log-level` `level`.
+    #[allow(dead_code)] // only tests/e2e_kill.rs
+    pub fn relaunch(&mut self, level: &str) {
+        self.stop();
+        let mut next = Self::start_logging(&self.state_dir, self.port(), level);
+        next.owned = self.owned.take();
+        *self = next;
     }
 
     /// Starts on an existing state directory (a restart).
@@ -102,6 +172,7 @@ impl Worker {
             ready_in: Duration::ZERO,
             child: Some(child),
             log_path,
+            owned: None,
         };
         let deadline = started + Duration::from_secs(180);
         loop {
@@ -163,7 +234,6 @@ impl Worker {
     }
 
     /// The port it listens on.
-    #[allow(dead_code)] // only tests/e2e_kill.rs
     pub fn port(&self) -> u16 {
         self.url
             .rsplit(':')
