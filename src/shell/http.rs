@@ -36,7 +36,13 @@ pub(crate) fn json_pieces(
     headers
         .set(STREAMED, &len.to_string())
         .map_err(ApiError::internal)?;
-    let stream = futures_util::stream::iter(pieces.map(Ok::<Vec<u8>, worker::Error>));
+    // The pieces are made while the answer streams out, after the call
+    // returned: the memory they took is noted once the last is out.
+    let noted = std::iter::from_fn(|| {
+        crate::shell::observe::note_memory();
+        None
+    });
+    let stream = futures_util::stream::iter(pieces.chain(noted).map(Ok::<Vec<u8>, worker::Error>));
     Response::from_stream(stream)
         .map(|r| r.with_status(status).with_headers(headers))
         .map_err(ApiError::internal)

@@ -165,8 +165,7 @@ fn main() {
     // Cold start: a new workerd on the same state; the first requests open
     // the user's object, its engine and the documents they touch.
     let mut w = w;
-    w.stop();
-    let w = Worker::start_on(&w.state_dir.clone());
+    w.restart();
     let t2 = api::login(&w.url, &email, &password, "laptop");
     let t = Instant::now();
     let (status, manifest) = api::json_call(
@@ -229,8 +228,54 @@ fn main() {
         "GET /user/export (every document loaded): {status} in {:.1} ms",
         ms(t.elapsed())
     );
+    // The memory a streamed answer took is logged once its last piece is
+    // out, just after the client has it.
+    std::thread::sleep(Duration::from_millis(300));
     println!(
         "isolate wasm memory (cold start, fresh device, export): peak {:.1} MB",
+        wasm_memory_mb(&w)
+    );
+
+    // The JSON views that read every deck document.
+    let token = laptop.tokens.access_token.clone();
+    let t = Instant::now();
+    let (status, full) = api::json_call("GET", &format!("{}/sync/full", w.url), Some(&token), None);
+    let took = t.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    println!(
+        "GET /sync/full (every deck document read): {status} in {:.1} ms, wasm memory peak {:.1} MB",
+        ms(took),
+        wasm_memory_mb(&w)
+    );
+    let t = Instant::now();
+    let (status, _) = api::json_call(
+        "GET",
+        &format!("{}/sync/progress", w.url),
+        Some(&token),
+        None,
+    );
+    println!("GET /sync/progress: {status} in {:.1} ms", ms(t.elapsed()));
+    // A JSON client's write: one card's progress (the rest of the view
+    // unsent), read at the version of the full view.
+    let (card, mut p) = full["progress"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("progress");
+    p["stats"]["views"] = json!(p["stats"]["views"].as_u64().unwrap_or(0) + 1);
+    let t = Instant::now();
+    let (status, _) = api::json_call(
+        "POST",
+        &format!("{}/sync/full", w.url),
+        Some(&token),
+        Some(&json!({"base_version": full["version"], "progress": {card: p}})),
+    );
+    println!(
+        "POST /sync/full (one card's progress, at the version read): {status} in {:.1} ms",
+        ms(t.elapsed())
+    );
+    println!(
+        "isolate wasm memory (after the JSON views): peak {:.1} MB",
         wasm_memory_mb(&w)
     );
 }

@@ -22,6 +22,7 @@
 //!   win.
 
 mod conflicts;
+mod deck_pass;
 mod decks;
 mod devices;
 mod export;
@@ -35,6 +36,7 @@ mod root;
 mod sessions;
 
 pub use conflicts::CONFLICTS_KEY;
+pub use deck_pass::DeckInPass;
 pub use devices::{device_key, DEVICE_KEY_PREFIX, UNKNOWN_DEVICE};
 pub use export_writer::{ExportText, ExportWriter};
 pub use history::{

@@ -22,20 +22,6 @@ impl UserStore {
         http::json(200, &manifest)
     }
 
-    /// The user's documents as a replica: all of them, or (`root_only`)
-    /// just the root, which is all the preference-like views read.
-    pub(super) fn replica(&self, user_id: UserId, root_only: bool) -> Result<Replica, ApiError> {
-        let docs = self.with_engine(|e| {
-            Ok(if root_only {
-                e.export_some(&[user_id.root_document_id()])
-            } else {
-                e.export_docs()
-            }?)
-        })?;
-        let actor: [u8; 16] = random::bytes()?;
-        Ok(Replica::from_docs(&user_id.to_string(), &actor, docs)?)
-    }
-
     /// The root document from the account's first session on (API v1.1):
     /// its deterministic genesis, the same first change every device makes
     /// when it creates the root offline, so a stock automerge-repo client
@@ -84,12 +70,11 @@ impl UserStore {
         if let Some(body) = body {
             self.write_view(me, one, body)?;
         }
-        let replica = self.replica(me.user_id, one.is_some_and(View::root_only))?;
-        let answer = match one {
-            Some(v) => views::get(&replica, v),
-            None => views::get_full(&replica),
-        }?;
-        http::json(200, &answer)
+        let actor: [u8; 16] = random::bytes()?;
+        let pieces = views::get_streamed(&me.user_id.to_string(), &actor, one, |id| {
+            self.with_engine(|e| Ok(e.read_document(id)?))
+        })?;
+        http::json_pieces(200, pieces.iter().map(Vec::len).sum(), pieces.into_iter())
     }
 
     fn write_view(
@@ -118,14 +103,23 @@ impl UserStore {
                 }
             }
         }
-        let mut replica = self.replica(me.user_id, one.is_some_and(View::root_only))?;
-        let before = heads_of(&replica);
+        // Only the documents the write touches are loaded (found one deck
+        // document at a time): a heavy learner's would not fit together.
+        let user = me.user_id.to_string();
         let actor: [u8; 16] = random::bytes()?;
+        let plan = views::plan_post(&user, &actor, &parts, base, |id| {
+            self.with_engine(|e| Ok(e.read_document(id)?))
+        })?;
+        let docs = self.with_engine(|e| Ok(e.export_some(&plan.docs)?))?;
+        let mut replica = Replica::from_docs(&user, &actor, docs)?;
+        let before = heads_of(&replica);
+        let parts: Vec<(View, &serde_json::Value)> =
+            plan.parts.iter().map(|(v, d)| (*v, d)).collect();
         let now_ms = clock::now_ms();
         views::post(
             &mut replica,
             &parts,
-            base,
+            plan.base_version.as_deref(),
             &actor,
             now_ms as i64,
             me.device(),

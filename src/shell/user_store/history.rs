@@ -28,8 +28,25 @@ impl UserStore {
         let user_id = me.user_id.to_string();
         let user_id = user_id.as_str();
         if op == DeckOp::Deleted {
-            let replica = self.replica(me.user_id, false)?;
-            let decks = replica.deleted_deck_list()?;
+            // One deck document at a time (a heavy learner's would not
+            // fit together).
+            let actor: [u8; 16] = random::bytes()?;
+            let root_id = layout::root_id(user_id);
+            let root = self.with_engine(|e| Ok(e.read_document(&root_id)?))?;
+            let mut replica = Replica::from_docs(
+                user_id,
+                &actor,
+                root.map(|r| (root_id, r)).into_iter().collect(),
+            )?;
+            let names = replica.device_names()?;
+            let mut decks = Vec::new();
+            replica.each_deck(
+                |id| self.with_engine(|e| Ok(e.read_document(id)?)),
+                |r, deck| {
+                    decks.extend(r.deleted_deck_in_pass(deck, &names)?);
+                    Ok::<_, ApiError>(())
+                },
+            )?;
             return http::json(200, &serde_json::json!({ "decks": decks }));
         }
         let deck_id = deck_id.ok_or_else(|| ApiError::internal("deck call without deck_id"))?;

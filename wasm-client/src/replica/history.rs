@@ -11,6 +11,7 @@
 //! the deterministic first-markdown change (see [`genesis::initial_markdown`])
 //! counts in the entry that follows it, the creation.
 
+use super::decks::IndexEntry;
 use super::{get_str, obj_at, top, Replica, ReplicaError};
 use crate::layout::{self, genesis, json, markdown, DocKind};
 use crate::model::timestamp;
@@ -237,27 +238,39 @@ impl Replica {
         let names = self.device_names()?;
         let mut out = Vec::new();
         for (deck_id, entry) in self.deck_entries()? {
-            let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
-            if entry.progress_only || !(entry.deleted || self.deck_doc_deleted(doc_id)?) {
-                continue;
-            }
-            let Some(doc) = self.doc_of(&doc_id, DocKind::Deck)? else {
-                continue;
-            };
-            let flag = self.root_deck_flag(&deck_id)?;
-            let (at, device) = match deleting_change(doc, self.root()?, flag)? {
-                Some((time, actor)) => (time, device_of(&names, &actor)),
-                None => (0, super::UNKNOWN_DEVICE.to_string()),
-            };
-            out.push(DeletedDeck {
-                name: get_str(doc, &ROOT, "name")?.unwrap_or_default(),
-                deleted_at: timestamp::format_ms(at.saturating_mul(1000)),
-                device_name: device,
-                version: version::encode([(&doc_id, doc.get_heads().as_slice())]),
-                deck_id,
-            });
+            out.extend(self.deleted_deck(deck_id, &entry, &names)?);
         }
         Ok(out)
+    }
+
+    /// Deck `deck_id` as [`Replica::deleted_deck_list`] lists it, if it is
+    /// deleted (not progress-only) and its document is here; `names`:
+    /// [`Replica::device_names`].
+    pub(super) fn deleted_deck(
+        &self,
+        deck_id: String,
+        entry: &IndexEntry,
+        names: &BTreeMap<String, String>,
+    ) -> Result<Option<DeletedDeck>, ReplicaError> {
+        let doc_id = layout::deck_doc_id(&self.user_id, &deck_id);
+        if entry.progress_only || !(entry.deleted || self.deck_doc_deleted(doc_id)?) {
+            return Ok(None);
+        }
+        let Some(doc) = self.doc_of(&doc_id, DocKind::Deck)? else {
+            return Ok(None);
+        };
+        let flag = self.root_deck_flag(&deck_id)?;
+        let (at, device) = match deleting_change(doc, self.root()?, flag)? {
+            Some((time, actor)) => (time, device_of(names, &actor)),
+            None => (0, super::UNKNOWN_DEVICE.to_string()),
+        };
+        Ok(Some(DeletedDeck {
+            name: get_str(doc, &ROOT, "name")?.unwrap_or_default(),
+            deleted_at: timestamp::format_ms(at.saturating_mul(1000)),
+            device_name: device,
+            version: version::encode([(&doc_id, doc.get_heads().as_slice())]),
+            deck_id,
+        }))
     }
 
     /// Brings a deleted deck back with its content and progress.
