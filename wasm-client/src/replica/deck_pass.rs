@@ -8,8 +8,11 @@ use super::decks::IndexEntry;
 use super::{layout, progress, DeletedDeck, DocKind, Replica, ReplicaError, CONFLICTS_KEY};
 use crate::DocumentId;
 use automerge::Automerge;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A review event as the export has it.
+pub(super) type ReviewEvent = Map<String, Value>;
 
 /// A deck of the index while [`Replica::each_deck`] holds its document.
 pub struct DeckInPass {
@@ -82,14 +85,47 @@ impl Replica {
         &self,
         deck: &DeckInPass,
     ) -> Result<BTreeMap<String, Value>, ReplicaError> {
-        if deck.entry.deleted || self.deck_doc_deleted(deck.doc_id)? {
-            return Ok(BTreeMap::new());
-        }
+        Ok(self.deck_progress_and_reviews(deck)?.0)
+    }
+
+    /// [`Replica::deck_progress`] and the deck's review events as
+    /// `Replica::export`'s `reviews` has them (unsorted; deleted decks'
+    /// too), from one read of its events.
+    pub(super) fn deck_progress_and_reviews(
+        &self,
+        deck: &DeckInPass,
+    ) -> Result<(BTreeMap<String, Value>, Vec<ReviewEvent>), ReplicaError> {
         let Some(doc) = self.doc_of(&deck.doc_id, DocKind::Deck)? else {
-            return Ok(BTreeMap::new());
+            return Ok((BTreeMap::new(), Vec::new()));
         };
         let events = progress::review_events(doc, deck.doc_id)?;
-        progress::deck_progress_with(doc, deck.doc_id, &deck.deck_id, &events)
+        let progress = if deck.entry.deleted || self.deck_doc_deleted(deck.doc_id)? {
+            BTreeMap::new()
+        } else {
+            progress::deck_progress_with(doc, deck.doc_id, &deck.deck_id, &events)?
+        };
+        let reviews = events
+            .into_iter()
+            .map(|mut e| {
+                e.remove("inBase");
+                e.insert("deckId".into(), Value::String(deck.deck_id.clone()));
+                e
+            })
+            .collect();
+        Ok((progress, reviews))
+    }
+
+    /// The deck as `Replica::export`'s `deleted_decks` has it, if deleted
+    /// (not progress-only).
+    pub(super) fn deleted_deck_json(
+        &self,
+        deck: &DeckInPass,
+    ) -> Result<Option<Value>, ReplicaError> {
+        let d = &deck.entry;
+        if d.progress_only || !(d.deleted || self.deck_doc_deleted(deck.doc_id)?) {
+            return Ok(None);
+        }
+        self.deck_json(deck.doc_id)
     }
 
     /// The deck as [`Replica::deleted_deck_list`] lists it, if deleted;
@@ -102,8 +138,11 @@ impl Replica {
         self.deleted_deck(deck.deck_id.clone(), &deck.entry, names)
     }
 
-    /// The document of `deck` in this replica.
-    pub fn deck_document(&self, deck: &DeckInPass) -> Option<&Automerge> {
-        self.docs().get(&deck.doc_id)
+    /// The deck's document, if it is here and a deck's.
+    pub(super) fn deck_document(
+        &self,
+        deck: &DeckInPass,
+    ) -> Result<Option<&Automerge>, ReplicaError> {
+        self.doc_of(&deck.doc_id, DocKind::Deck)
     }
 }

@@ -11,25 +11,19 @@
 //! is read in pieces ([`ExportText`]), so it need not exist whole either.
 //! Same JSON as [`Replica::export`] (the tests hold them equal).
 
-use super::decks::IndexEntry;
-use super::{layout, progress, DocKind, Replica, ReplicaError};
+use super::{layout, DeckInPass, Replica, ReplicaError};
 use crate::{Docs, DocumentId};
 use automerge::Automerge;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 /// Size of the pieces [`ExportText`] yields.
 const PIECE_BYTES: usize = 256 << 10;
 
 /// The export being written (see the module).
 pub struct ExportWriter {
-    /// The root and the sessions documents.
-    replica: Replica,
-    /// Deck document → its deck id and index entry, in index order.
-    decks_by_doc: BTreeMap<DocumentId, (String, IndexEntry)>,
-    order: Vec<DocumentId>,
     decks: Members,
     progress: Members,
     deleted: Members,
@@ -224,105 +218,58 @@ impl ExportWriter {
         mut read: impl FnMut(&DocumentId) -> Result<Option<Automerge>, E>,
     ) -> Result<ExportText, E> {
         let root_id = layout::root_id(user_id);
-        let mut writer = Self::new(user_id, actor, read(&root_id)?)?;
+        let mut replica = Replica::from_docs(user_id, actor, Docs::new())?;
+        // Not stored yet: the genesis stands in, as on a device.
+        if let Some(root) = read(&root_id)? {
+            replica.docs_mut().insert(root_id, root);
+        }
         let mut sessions = Docs::new();
-        for id in writer.replica.session_doc_ids()? {
+        for id in replica.session_doc_ids()? {
             if let Some(doc) = read(&id)? {
                 sessions.insert(id, doc);
             }
         }
-        writer.replica.docs_mut().extend(sessions);
-        for id in writer.order.clone() {
-            if let Some(doc) = read(&id)? {
-                writer.add_deck(id, doc)?;
-            }
-        }
-        Ok(writer.finish(extra)?)
-    }
-
-    /// Starts an export of `user_id`'s account from its root document
-    /// (`None`: not stored yet, the genesis stands in, as on a device).
-    fn new(user_id: &str, actor: &[u8], root: Option<Automerge>) -> Result<Self, ReplicaError> {
-        let mut replica = Replica::from_docs(user_id, actor, Docs::new())?;
-        if let Some(root) = root {
-            let root_id = replica.root_id();
-            replica.docs_mut().insert(root_id, root);
-        }
-        let mut decks_by_doc = BTreeMap::new();
-        let mut order = Vec::new();
-        for (deck_id, entry) in replica.deck_entries()? {
-            let doc_id = layout::deck_doc_id(user_id, &deck_id);
-            if decks_by_doc.insert(doc_id, (deck_id, entry)).is_none() {
-                order.push(doc_id);
-            }
-        }
-        Ok(Self {
-            replica,
-            decks_by_doc,
-            order,
+        replica.docs_mut().extend(sessions);
+        let mut writer = Self {
             decks: Members::default(),
             progress: Members::default(),
             deleted: Members::default(),
             reviews: Vec::new(),
-        })
-    }
-
-    /// Writes deck document `doc_id`'s part (the deck, its cards' progress,
-    /// its reviews) and drops the document.
-    fn add_deck(&mut self, doc_id: DocumentId, doc: Automerge) -> Result<(), ReplicaError> {
-        let Some((deck_id, entry)) = self.decks_by_doc.get(&doc_id).cloned() else {
-            return Ok(());
         };
-        self.replica.docs_mut().insert(doc_id, doc);
-        let written = self.write_deck(&deck_id, &entry, doc_id);
-        self.replica.docs_mut().remove(&doc_id);
-        for m in [&mut self.decks, &mut self.progress, &mut self.deleted] {
-            m.cut();
-        }
-        written
+        replica.each_deck(read, |r, deck| Ok(writer.write_deck(r, deck)?))?;
+        Ok(writer.finish(&replica, extra)?)
     }
 
-    /// As [`Replica::export`]'s `decks`, `progress`, `reviews` and
-    /// `deleted_decks` do for one deck.
-    fn write_deck(
-        &mut self,
-        deck_id: &str,
-        entry: &IndexEntry,
-        doc_id: DocumentId,
-    ) -> Result<(), ReplicaError> {
-        let r = &self.replica;
-        let doc_deleted = r.deck_doc_deleted(doc_id)?;
-        if !(entry.deleted || entry.progress_only || doc_deleted) {
-            if let Some(deck) = r.deck_json(doc_id)? {
-                self.decks.push(deck_id, &deck);
-            }
+    /// Writes the deck's part (the deck, its cards' progress, its reviews)
+    /// as [`Replica::export`]'s `decks`, `progress`, `reviews` and
+    /// `deleted_decks` have it.
+    fn write_deck(&mut self, r: &Replica, deck: &DeckInPass) -> Result<(), ReplicaError> {
+        if let Some(json) = r.live_deck(deck, false)? {
+            self.decks.push(&deck.deck_id, &json);
         }
-        if let Some(doc) = r.doc_of(&doc_id, DocKind::Deck)? {
-            let events = progress::review_events(doc, doc_id)?;
-            if !entry.deleted && !doc_deleted {
-                for (card, p) in progress::deck_progress_with(doc, doc_id, deck_id, &events)? {
-                    self.progress.push(&card, &p);
-                }
+        if r.deck_document(deck)?.is_some() {
+            let (progress, reviews) = r.deck_progress_and_reviews(deck)?;
+            for (card, p) in progress {
+                self.progress.push(&card, &p);
             }
             let mut run = ReviewRun::default();
-            for mut e in events {
-                e.remove("inBase");
-                e.insert("deckId".into(), Value::String(deck_id.to_owned()));
+            for e in reviews {
                 run.push(&e);
             }
             self.reviews.push(run.seal()?);
         }
-        if !entry.progress_only && (entry.deleted || doc_deleted) {
-            if let Some(deck) = r.deck_json(doc_id)? {
-                self.deleted.push(deck_id, &deck);
-            }
+        if let Some(json) = r.deleted_deck_json(deck)? {
+            self.deleted.push(&deck.deck_id, &json);
+        }
+        for m in [&mut self.decks, &mut self.progress, &mut self.deleted] {
+            m.cut();
         }
         Ok(())
     }
 
     /// The answer, with `extra` members added to the object, in pieces.
-    fn finish(self, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
-        let r = &self.replica;
+    /// `r`: the root and the sessions documents.
+    fn finish(self, r: &Replica, extra: &Map<String, Value>) -> Result<ExportText, ReplicaError> {
         // The large members (decks, progress) go as their own pieces,
         // moved, not copied into one head.
         let mut head: Vec<Vec<u8>> = Vec::new();
