@@ -37,16 +37,32 @@ pub(crate) fn json_pieces(
         .set(STREAMED, &len.to_string())
         .map_err(ApiError::internal)?;
     // The pieces are made while the answer streams out, after the call
-    // returned: the memory they took is noted once the last is out.
+    // returned: the memory they took is noted once the last is made.
     let noted = std::iter::from_fn(|| {
         crate::shell::observe::note_memory();
         None
     });
-    let stream = futures_util::stream::iter(pieces.chain(noted).map(Ok::<Vec<u8>, worker::Error>));
+    // Small pieces (a view's, one per deck) go out joined: each piece is
+    // a chunk passed through the object, the front and the client.
+    let mut pieces = pieces.chain(noted);
+    let joined = std::iter::from_fn(move || {
+        let mut out = pieces.next()?;
+        while out.len() < JOINED_BYTES {
+            match pieces.next() {
+                Some(p) => out.extend_from_slice(&p),
+                None => break,
+            }
+        }
+        Some(out)
+    });
+    let stream = futures_util::stream::iter(joined.map(Ok::<Vec<u8>, worker::Error>));
     Response::from_stream(stream)
         .map(|r| r.with_status(status).with_headers(headers))
         .map_err(ApiError::internal)
 }
+
+/// Pieces of a streamed answer are joined up to this size.
+const JOINED_BYTES: usize = 256 << 10;
 
 /// The internal header of a streamed answer: its length in bytes.
 pub(crate) const STREAMED: &str = "x-mfp-streamed";

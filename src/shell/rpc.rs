@@ -50,6 +50,14 @@ pub(crate) async fn call<T: DeserializeOwned>(
     stub: &Stub,
     call: &impl Serialize,
 ) -> Result<T, ApiError> {
+    let mut res = relay(stub, call).await?;
+    res.json().await.map_err(ApiError::internal)
+}
+
+/// POSTs `call` as JSON; a 200 answer comes back unread (a streamed one,
+/// the export or a view, stays a stream: read here it would be held whole
+/// in the isolate's memory, parsed), any other as the error it names.
+pub(crate) async fn relay(stub: &Stub, call: &impl Serialize) -> Result<Response, ApiError> {
     let text = serde_json::to_string(call).map_err(ApiError::internal)?;
     let headers = Headers::new();
     headers
@@ -59,9 +67,9 @@ pub(crate) async fn call<T: DeserializeOwned>(
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(text.into()));
-    let mut res = send(stub, init).await?;
+    let res = send(stub, init).await?;
     if res.status_code() == 200 {
-        return res.json().await.map_err(ApiError::internal);
+        return Ok(res);
     }
     Err(relay_error(res).await)
 }
