@@ -17,6 +17,24 @@ export function cpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
+/**
+ * utime + stime of each of a process's threads, summed by thread name, in
+ * ms: workerd's isolate thread is `workerd`, V8's background threads (its
+ * optimizing wasm compiler, concurrent GC) `V8 DefaultWorke`.
+ */
+export function threadCpuMs(pid) {
+  const out = {};
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
+}
+
 /** The processes named `comm` in process group `pgid`. */
 function groupProcesses(pgid, comm) {
   const out = [];
@@ -69,6 +87,7 @@ export async function startOurs(dir) {
   return {
     name: 'ours',
     cpuMs: () => cpuMs(workerd),
+    threadCpuMs: () => threadCpuMs(workerd),
     async restart() {
       await w.stop();
       ({ w, workerd } = await startWrangler({ stateDir: dir }));
@@ -135,6 +154,7 @@ async function startProcess(name, cmd, args, dir) {
   return {
     name,
     cpuMs: () => cpuMs(child.pid),
+    threadCpuMs: () => threadCpuMs(child.pid),
     async restart() {
       await stopIt(child);
       child = await spawnIt();
