@@ -13,7 +13,10 @@
 //! disappear.
 
 use automerge::transaction::Transactable;
-use automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value as AmValue};
+use automerge::{
+    AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value as AmValue,
+    ValueRef,
+};
 use serde_json::{Map, Number, Value};
 
 /// The JSON value of `obj[key]`, merging conflicting objects; `None` when
@@ -77,9 +80,7 @@ pub fn read_obj<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType) -> Result<Value, A
                     }
                     continue;
                 }
-                let id = item.id();
-                let v: AmValue<'static> = item.value.into();
-                out.insert(key, read_value(doc, &v, &id)?);
+                out.insert(key, read_item(doc, &item.value, || item.id())?);
             }
             Ok(Value::Object(out))
         }
@@ -87,13 +88,40 @@ pub fn read_obj<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType) -> Result<Value, A
             // One pass over the list: reading by index costs a seek each.
             let mut out = Vec::new();
             for item in doc.list_range(obj, ..) {
-                let id = item.id();
-                let v: AmValue<'static> = item.value.into();
-                out.push(read_value(doc, &v, &id)?);
+                out.push(read_item(doc, &item.value, || item.id())?);
             }
             Ok(Value::Array(out))
         }
         ObjType::Text => Ok(Value::String(doc.text(obj)?)),
+    }
+}
+
+/// The JSON value of an item met while iterating an object; `id` (an
+/// owned id costs a copy) is asked for only when the item is an object.
+fn read_item<D: ReadDoc>(
+    doc: &D,
+    value: &ValueRef<'_>,
+    id: impl FnOnce() -> ObjId,
+) -> Result<Value, AutomergeError> {
+    match value {
+        ValueRef::Object(t) => read_obj(doc, &id(), *t),
+        ValueRef::Scalar(s) => Ok(scalar_ref_to_json(s)),
+    }
+}
+
+/// [`scalar_to_json`] of a borrowed scalar (a string is copied once).
+pub fn scalar_ref_to_json(s: &ScalarValueRef<'_>) -> Value {
+    match s {
+        ScalarValueRef::Str(s) => Value::String(s.to_string()),
+        ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) | ScalarValueRef::Counter(i) => {
+            Value::from(*i)
+        }
+        ScalarValueRef::Uint(u) => Value::from(*u),
+        ScalarValueRef::F64(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        ScalarValueRef::Boolean(b) => Value::Bool(*b),
+        ScalarValueRef::Bytes(_) | ScalarValueRef::Unknown { .. } | ScalarValueRef::Null => {
+            Value::Null
+        }
     }
 }
 

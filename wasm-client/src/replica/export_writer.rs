@@ -45,7 +45,7 @@ impl Members {
         if !(self.open.is_empty() && self.parts.is_empty()) {
             self.open.push(',');
         }
-        write_json(&mut self.open, &Value::from(key));
+        write_json_str(&mut self.open, key);
         self.open.push(':');
         write_json(&mut self.open, value);
     }
@@ -71,8 +71,26 @@ impl Members {
 
 fn write_json(out: &mut String, value: &Value) {
     use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{value}");
+    match value {
+        Value::String(s) => write_json_str(out, s),
+        // Writing to a String cannot fail.
+        v => {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+/// A string as a JSON literal: copied between quotes when nothing in it
+/// needs escaping (the usual case), else escaped as serde_json does.
+fn write_json_str(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", Value::from(s));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
 }
 
 /// One deck's review events as JSON text while it is written, and where
@@ -138,7 +156,7 @@ impl ReviewRun {
             if i > 0 {
                 self.text.push(',');
             }
-            write_json(&mut self.text, &Value::from(k.as_str()));
+            write_json_str(&mut self.text, k);
             self.text.push(':');
             let from = len32(&self.text);
             write_json(&mut self.text, v);
@@ -419,5 +437,37 @@ impl Iterator for ExportText {
             self.advance(run);
         }
         Some(piece.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{write_json, write_json_str};
+    use serde_json::{json, Value};
+
+    /// The copy between quotes is the literal serde_json writes, and every
+    /// string that needs escaping is escaped as serde_json does.
+    #[test]
+    fn a_string_is_written_as_serde_json_writes_it() {
+        for s in [
+            "",
+            "plain",
+            "2026-11-19T09:00:00.000Z",
+            "é 😀 \u{7f} \u{2028}",
+            "a \"quote\"",
+            "back\\slash",
+            "new\nline\ttab\r",
+            "\u{0}\u{1f}",
+        ] {
+            let mut out = String::new();
+            write_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+            let mut out = String::new();
+            write_json(&mut out, &Value::from(s));
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+        let mut out = String::new();
+        write_json(&mut out, &json!({"a\"b": [1, 2.5, null, true, "x\\y"]}));
+        assert_eq!(out, r#"{"a\"b":[1,2.5,null,true,"x\\y"]}"#);
     }
 }

@@ -11,7 +11,7 @@ use crate::layout::{self, json};
 use crate::model::{self, limits, timestamp, CardProgress};
 use crate::sm2::{self, Review, Schedule};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjType, ReadDoc, ScalarValue, Value as AmValue, ROOT};
+use automerge::{Automerge, ObjType, ReadDoc, ScalarValue, ScalarValueRef, ValueRef, ROOT};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -218,8 +218,9 @@ fn read_counters(
 ) -> Result<BTreeMap<String, [u64; 3]>, ReplicaError> {
     let counters = top(doc, "counters", ObjType::Map, doc_id)?;
     let mut out: BTreeMap<String, [u64; 3]> = BTreeMap::new();
-    for key in doc.keys(&counters) {
-        let mut parts = key.rsplitn(3, '|');
+    // One pass over the map: a `get` per key costs a seek each.
+    for item in doc.map_range(&counters, ..) {
+        let mut parts = item.key.rsplitn(3, '|');
         let (Some(_actor), Some(field), Some(card)) = (parts.next(), parts.next(), parts.next())
         else {
             continue;
@@ -227,14 +228,19 @@ fn read_counters(
         let Some(slot) = FIELDS.iter().position(|f| *f == field) else {
             continue;
         };
-        if let Some((AmValue::Scalar(s), _)) = doc.get(&counters, key.as_str())? {
-            let n = match s.as_ref() {
-                ScalarValue::Counter(c) => i64::from(c),
-                other => other.as_i64().unwrap_or(0),
-            };
-            let entry = out.entry(card.to_string()).or_default();
-            entry[slot] = entry[slot].saturating_add(u64::try_from(n).unwrap_or(0));
-        }
+        // As `ScalarValue::as_i64` reads it; another scalar counts 0.
+        #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+        let n = match &item.value {
+            ValueRef::Object(_) => continue,
+            ValueRef::Scalar(
+                ScalarValueRef::Counter(n) | ScalarValueRef::Int(n) | ScalarValueRef::Timestamp(n),
+            ) => *n,
+            ValueRef::Scalar(ScalarValueRef::Uint(n)) => *n as i64,
+            ValueRef::Scalar(ScalarValueRef::F64(f)) => *f as i64,
+            ValueRef::Scalar(_) => 0,
+        };
+        let entry = out.entry(card.to_string()).or_default();
+        entry[slot] = entry[slot].saturating_add(u64::try_from(n).unwrap_or(0));
     }
     Ok(out)
 }
@@ -258,12 +264,11 @@ pub(super) fn deck_progress_with(
     events: &[Map<String, Value>],
 ) -> Result<BTreeMap<String, Value>, ReplicaError> {
     let base_obj = top(doc, "progressBase", ObjType::Map, doc_id)?;
-    let mut bases: BTreeMap<String, Value> = BTreeMap::new();
-    for key in doc.keys(&base_obj) {
-        if let Some(v) = json::read_prop(doc, &base_obj, &key)? {
-            bases.insert(key, v);
-        }
-    }
+    // One pass (`read_obj`; a conflicting card's maps merged as `read_prop` does).
+    let bases: BTreeMap<String, Value> = match json::read_obj(doc, &base_obj, ObjType::Map)? {
+        Value::Object(m) => m.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
     let counters = read_counters(doc, doc_id)?;
     let mut reviews: BTreeMap<String, Vec<Review>> = BTreeMap::new();
     for (card, r) in counted_reviews(events) {
