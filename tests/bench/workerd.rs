@@ -118,6 +118,29 @@ fn main() {
         ms(t0.elapsed()),
         saved.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
     );
+    // The same in our runtime's engine: stock Automerge's wasm in Node's
+    // V8 (tests/bench/wasm-load-floor.mjs).
+    let dir = std::env::temp_dir().join(format!("mfp-load-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("floor dir");
+    for (i, bytes) in saved.iter().enumerate() {
+        std::fs::write(dir.join(i.to_string()), bytes).expect("floor doc");
+    }
+    let out = std::process::Command::new("node")
+        .arg("tests/bench/wasm-load-floor.mjs")
+        .arg(&dir)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    match out {
+        Ok(o) if o.status.success() => println!(
+            "floor: loading them with stock Automerge's wasm in Node's V8: {}",
+            String::from_utf8_lossy(&o.stdout).trim()
+        ),
+        Ok(o) => println!(
+            "floor in wasm: failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => println!("floor in wasm: node did not start: {e}"),
+    }
     drop(saved);
 
     let t0 = Instant::now();
