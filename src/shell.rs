@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts_api;
+mod alloc;
 mod caller;
 mod calls;
 mod clock;
@@ -22,6 +23,9 @@ mod user_store;
 use crate::api_error::{ApiError, ErrorCode};
 use calls::DeckOp;
 use worker::{event, Context, Env, Method, Request, Response, Result};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {

@@ -286,6 +286,9 @@ pub struct MemoryLine {
     /// The estimated memory of the documents every store of the isolate
     /// holds loaded (the cache's ledger, bounded by its budget).
     pub documents_loaded_bytes: u64,
+    /// Bytes the isolate's allocator holds live (all of its objects):
+    /// below `wasm_memory_bytes` by the room freed and kept for reuse.
+    pub live_bytes: u64,
 }
 
 /// One WebSocket session, logged when it ends.
