@@ -50,7 +50,15 @@ pub fn json_call(
     }
     .expect("HTTP call");
     let status = res.status().as_u16();
-    let text = res.into_body().read_to_string().unwrap_or_default();
+    // Whole: ureq stops at 10 MB unless told, and a heavy learner's export
+    // is larger (a body cut short would also leave the server's stream
+    // unfinished).
+    let text = res
+        .into_body()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_string()
+        .expect("the whole body");
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
