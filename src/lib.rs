@@ -10,6 +10,7 @@ pub mod auth;
 pub mod hex;
 pub mod limits;
 pub mod store;
+pub mod streams;
 pub mod telemetry;
 pub mod time;
 pub mod views;

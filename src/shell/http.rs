@@ -2,6 +2,8 @@
 //! Objects: JSON answers, the error shape, body limits, bearer tokens.
 
 use crate::api_error::{ApiError, ErrorCode};
+use crate::shell::clock;
+use crate::streams::{Streams, Swept};
 use serde::Serialize;
 use worker::{Headers, Request, Response};
 
@@ -42,23 +44,64 @@ pub(crate) fn json_pieces(
         crate::shell::observe::note_memory();
         None
     });
+    // Held by the isolate's `Streams`, not by the stream: dropped with the
+    // last piece, or when the client stops reading (`sweep_streams`).
+    let held = STREAMS.with(|s| {
+        s.borrow_mut()
+            .hold(Box::new(pieces.chain(noted)), clock::now_ms())
+    });
     // Small pieces (a view's, one per deck) go out joined: each piece is
     // a chunk passed through the object, the front and the client.
-    let mut pieces = pieces.chain(noted);
+    let mut failed = false;
     let joined = std::iter::from_fn(move || {
-        let mut out = pieces.next()?;
+        if failed {
+            return None;
+        }
+        let next = || held.next_piece(clock::now_ms());
+        let mut out = match next() {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(Swept) => {
+                failed = true;
+                return Some(Err(swept()));
+            }
+        };
         while out.len() < JOINED_BYTES {
-            match pieces.next() {
-                Some(p) => out.extend_from_slice(&p),
-                None => break,
+            match next() {
+                Ok(Some(p)) => out.extend_from_slice(&p),
+                Ok(None) => break,
+                Err(Swept) => {
+                    failed = true;
+                    return Some(Err(swept()));
+                }
             }
         }
-        Some(out)
+        Some(Ok(out))
     });
-    let stream = futures_util::stream::iter(joined.map(Ok::<Vec<u8>, worker::Error>));
-    Response::from_stream(stream)
+    Response::from_stream(futures_util::stream::iter(joined))
         .map(|r| r.with_status(status).with_headers(headers))
         .map_err(ApiError::internal)
+}
+
+fn swept() -> worker::Error {
+    worker::Error::RustError("a streamed answer not read for a minute was dropped".into())
+}
+
+thread_local! {
+    /// The isolate's streamed answers whose pieces are still held.
+    static STREAMS: std::cell::RefCell<Streams> = std::cell::RefCell::new(Streams::default());
+}
+
+/// Drops the pieces of streamed answers no client has pulled for a
+/// minute (`streams::IDLE_MS`); called after every call into an object.
+pub(crate) fn sweep_streams() {
+    let dropped = STREAMS.with(|s| s.borrow_mut().sweep(clock::now_ms()));
+    if dropped > 0 {
+        worker::console_warn!(
+            "{{\"type\":\"streams_dropped\",\"answers\":{dropped},\"live_bytes\":{}}}",
+            super::alloc::live_bytes()
+        );
+    }
 }
 
 /// Pieces of a streamed answer are joined up to this size.

@@ -143,6 +143,7 @@ thread_local! {
 /// operator's view of the isolate's 128 MB, and what the heavy-learner
 /// bench reads.
 pub(crate) fn note_memory() {
+    super::http::sweep_streams();
     let now = wasm_memory_bytes();
     if now <= MEMORY_LOGGED.with(Cell::get) {
         return;

@@ -3,7 +3,9 @@
 //! start of the user's `UserStore` after a restart. Prints figures; run
 //! with `cargo bench --features e2e --bench workerd` (after `make build`).
 //! `MFP_BENCH_DECKS`, `MFP_BENCH_CARDS`, `MFP_BENCH_REVIEWS` (per deck)
-//! scale it down.
+//! scale it down; `MFP_BENCH_QUIET`, `MFP_BENCH_GONE`: how many exports
+//! are left unread with their connections open (1) and closed (3). Its
+//! last step waits a minute (`streams::IDLE_MS`).
 
 // Shared with tests/e2e_sync.rs, which uses all of them.
 #[allow(dead_code)]
@@ -355,6 +357,72 @@ fn main() {
         wasm_memory_mb(&w),
         last_memory_line(&w)
     );
+
+    // Clients that stop reading an export after its first MB: one gone
+    // quiet (its connection kept open), three gone (closed). Their
+    // answers' pieces are dropped after a minute unread, at the next call
+    // into the object. (With two kept open, a third export got no answer
+    // under `wrangler dev` until one of them ended: docs/benchmarks.md.)
+    let (n_quiet, n_gone) = (env("MFP_BENCH_QUIET", 1), env("MFP_BENCH_GONE", 3));
+    let mut quiet = Vec::new();
+    for i in 0..n_quiet + n_gone {
+        match read_first_mb(&format!("{}/user/export", w.url), &token) {
+            Ok(r) => {
+                let then = if i < n_quiet { "kept open" } else { "closed" };
+                println!("  export {i} read for 1 MB, then {then}");
+                if i < n_quiet {
+                    quiet.push(r);
+                }
+            }
+            Err(e) => println!("  export {i}: {e}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    println!(
+        "{n_quiet} + {n_gone} exports left unread after their first MB: wasm memory peak {:.1} MB; {}",
+        wasm_memory_mb(&w),
+        last_memory_line(&w)
+    );
+    std::thread::sleep(Duration::from_millis(streams_idle_ms() + 1_000));
+    let (status, _) = api::json_call(
+        "GET",
+        &format!("{}/sync/preferences", w.url),
+        Some(&token),
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let dropped = w
+        .log()
+        .lines()
+        .rev()
+        .find(|l| l.contains("streams_dropped"))
+        .and_then(|l| Some(l[l.find('{')?..=l.rfind('}')?].to_string()))
+        .unwrap_or_else(|| "none".into());
+    println!("a minute later, the next call ({status}): streams dropped {dropped}");
+    drop(quiet);
+}
+
+/// `myflashplay_sync::streams::IDLE_MS`.
+fn streams_idle_ms() -> u64 {
+    myflashplay_sync::streams::IDLE_MS
+}
+
+/// Starts `GET path` and stops reading after its first MB, leaving the
+/// connection open (a client gone quiet) or closing it.
+fn read_first_mb(url: &str, token: &str) -> Result<Box<dyn std::io::Read>, String> {
+    let res = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| e.to_string())?;
+    let mut reader = res.into_body().into_reader();
+    let mut first = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(&mut reader, &mut first).map_err(|e| e.to_string())?;
+    Ok(Box::new(reader))
 }
 
 /// The isolate's last `memory` line (its live bytes beside the memory).
