@@ -5,6 +5,7 @@
 //! (routes, Durable Objects) and exists only on wasm32.
 #![warn(missing_docs)]
 
+pub mod alloc_count;
 pub mod api_error;
 pub mod auth;
 pub mod hex;

@@ -4,7 +4,6 @@
 
 mod account;
 mod accounts_api;
-mod alloc;
 mod caller;
 mod calls;
 mod clock;
@@ -25,7 +24,7 @@ use calls::DeckOp;
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 #[global_allocator]
-static ALLOCATOR: alloc::Counting = alloc::Counting;
+static ALLOCATOR: crate::alloc_count::Counting = crate::alloc_count::Counting;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {

@@ -4,34 +4,10 @@
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Automerge, ObjType, ROOT};
+use myflashplay_sync::alloc_count::{live_bytes, Counting};
 use myflashplay_sync::store::cache;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call forwards to the system allocator unchanged; only a
-// counter of live bytes is kept beside it.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), Ordering::Relaxed);
-        // SAFETY: the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: `p` came from `alloc` above with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        LIVE.fetch_add(n, Ordering::Relaxed);
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-        // SAFETY: as for `dealloc`, and `n` is the caller's new size.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
+// The library's counting allocator, for this test binary.
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
@@ -61,9 +37,9 @@ fn the_estimate_bounds_what_a_loaded_document_takes() {
     // One test in this binary: no other thread allocates meanwhile.
     for (cards, text) in [(5, 0), (100, 0), (100, 2_000), (600, 0), (50, 20_000)] {
         let saved = deck(cards, text).save();
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = live_bytes();
         let doc = Automerge::load(&saved).unwrap();
-        let taken = LIVE.load(Ordering::Relaxed).saturating_sub(before) as u64;
+        let taken = live_bytes().saturating_sub(before);
         let estimate = cache::estimate(saved.len() as u64);
         println!(
             "{cards} cards, {text} chars: stored {} B, loaded {taken} B ({:.1}x), estimate {estimate} B",

@@ -99,7 +99,7 @@ pub(crate) fn sweep_streams() {
     if dropped > 0 {
         worker::console_warn!(
             "{{\"type\":\"streams_dropped\",\"answers\":{dropped},\"live_bytes\":{}}}",
-            super::alloc::live_bytes()
+            crate::alloc_count::live_bytes()
         );
     }
 }

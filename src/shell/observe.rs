@@ -153,7 +153,7 @@ pub(crate) fn note_memory() {
         kind: "memory",
         wasm_memory_bytes: now,
         documents_loaded_bytes: crate::store::cache::isolate_loaded_bytes(),
-        live_bytes: super::alloc::live_bytes(),
+        live_bytes: crate::alloc_count::live_bytes(),
     });
 }
 

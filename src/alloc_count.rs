@@ -1,13 +1,15 @@
-//! The isolate's allocator, counting the bytes it holds live: the memory
-//! line logs them beside the wasm memory (which never shrinks), so growth
-//! that is live data (a leak, a cache) can be told from room freed but
-//! kept (docs/operations.md).
+//! The system allocator, counting the bytes it holds live. The Worker's
+//! isolate allocates through it (its memory line logs them beside the
+//! wasm memory, which never shrinks, so growth that is live data can be
+//! told from room freed and kept: docs/operations.md), and so does the
+//! test of the document cache's memory estimate.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Rust's own wasm allocator, with a count of live bytes beside it.
-pub(crate) struct Counting;
+/// The system allocator (Rust's own on wasm), with a count of live bytes
+/// beside it.
+pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -43,7 +45,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-/// Bytes allocated and not freed, in the whole isolate.
-pub(crate) fn live_bytes() -> u64 {
+/// Bytes allocated through [`Counting`] and not freed, in the whole
+/// process (an isolate's wasm instance).
+pub fn live_bytes() -> u64 {
     LIVE.load(Ordering::Relaxed) as u64
 }
