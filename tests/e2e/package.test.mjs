@@ -240,6 +240,49 @@ test('when the WebSocket cannot connect, the client syncs over HTTP and reports 
   await Promise.all([a.close(), b.close()]);
 });
 
+/** A WebSocket whose handshake never ends: neither `open` nor `close`. */
+class HangingWebSocket {
+  static made = 0;
+  constructor() {
+    HangingWebSocket.made += 1;
+    this.readyState = 0;
+  }
+  send() { throw new Error('not open'); }
+  close() { this.readyState = 3; }
+}
+
+test('a WebSocket that never opens is given up: the client syncs over HTTP and tries the socket again', async () => {
+  const a = await open({ WebSocket: HangingWebSocket, timeouts: { connectMs: 300 } });
+  await a.register(email(), PASSWORD);
+  a.star('public-solar-system');
+  a.connect();
+  await a.synced({ timeoutMs: 10_000 });
+  await waitFor('a second try of the socket', () => HangingWebSocket.made >= 2, 10_000);
+  await a.close();
+});
+
+test('an HTTP call that gets no answer is given up with a network error', async () => {
+  const net = await import('node:net');
+  const held = [];
+  const silent = net.createServer((socket) => held.push(socket));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const c = await SyncClient.open({
+      server: `http://127.0.0.1:${silent.address().port}`,
+      storage: memoryStorage(),
+      WebSocket,
+      timeouts: { requestMs: 300 },
+    });
+    const t0 = Date.now();
+    await assert.rejects(c.login(email(), PASSWORD), (e) => e instanceof SyncClientError && e.code === 'network');
+    assert.ok(Date.now() - t0 < 5_000, `gave up after ${Date.now() - t0} ms`);
+    await c.close();
+  } finally {
+    for (const s of held) s.destroy();
+    silent.close();
+  }
+});
+
 test('tokens are refreshed automatically: syncing works after the access token expired', async () => {
   const e = email();
   const a = await open({ WebSocket: null });

@@ -367,6 +367,14 @@ export interface SyncClientOptions {
   /** Call `connect()` right away. */
   autoConnect?: boolean;
   /**
+   * How long a WebSocket may take to open (`connectMs`, default 10 000)
+   * and an HTTP call to answer with its headers (`requestMs`, default
+   * 30 000) before the client gives it up and tries again (the body of a
+   * large answer, an export, has no limit). A handshake or a call that
+   * hangs would otherwise leave the client `connecting` for good.
+   */
+  timeouts?: { connectMs?: number; requestMs?: number };
+  /**
    * The app's bundled sample decks (its `sampleMarkdownDecks`): each
    * sample's text is the shared first version of that deck on every
    * device, and first-run imports name the samples as the app shows them.

@@ -51,6 +51,7 @@ export class SyncClient {
     this.#account = new Account({
       server: parts.server,
       fetch: parts.fetch,
+      requestMs: parts.timeouts?.requestMs,
       storage: parts.storage,
       deviceName: parts.deviceName,
       host: {
@@ -64,6 +65,7 @@ export class SyncClient {
     this.#transport = new Transport({
       server: parts.server,
       WebSocket: parts.WebSocket,
+      connectMs: parts.timeouts?.connectMs,
       account: this.#account,
       host: {
         device: () => this.#local.device,
@@ -105,6 +107,7 @@ export class SyncClient {
       slot,
       release,
       samples: options?.samples ?? null,
+      timeouts: options?.timeouts ?? {},
     });
     const session = parseJson(await store.get('session'));
     if (!client.#server) {

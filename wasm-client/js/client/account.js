@@ -6,10 +6,13 @@ import { prehash } from './wasm.js';
 import { withLock } from './slots.js';
 
 const REFRESH_MARGIN_MS = 60_000;
+/** An HTTP call whose answer has not begun by then is given up (`#send`). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export class Account {
   #server;
   #fetch;
+  #requestMs;
   #storage;
   #deviceName;
   #host;
@@ -24,9 +27,10 @@ export class Account {
    * the server ended the session, `error(err)` of a failed background
    * refresh.
    */
-  constructor({ server, fetch, storage, deviceName, host }) {
+  constructor({ server, fetch, requestMs, storage, deviceName, host }) {
     this.#server = server;
     this.#fetch = fetch;
+    this.#requestMs = requestMs ?? REQUEST_TIMEOUT_MS;
     this.#storage = storage;
     this.#deviceName = deviceName;
     this.#host = host;
@@ -167,13 +171,35 @@ export class Account {
     return this.#refreshing;
   }
 
+  /**
+   * `fetch`, given up when its answer (the headers) has not come within
+   * `requestMs`: a call that hangs would otherwise hold the client (a
+   * token refresh, a sync round) for good. The body of a large answer
+   * (an export) is read without a limit.
+   */
+  async #send(url, init) {
+    const abort = typeof AbortController === 'function' ? new AbortController() : null;
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        abort?.abort();
+        reject(new Error(`no answer within ${this.#requestMs} ms`));
+      }, this.#requestMs);
+    });
+    try {
+      return await Promise.race([this.#fetch(url, abort ? { ...init, signal: abort.signal } : init), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** JSON call; authenticated calls refresh the token once on 401. */
   async api(method, path, body, auth, retried = false) {
     const headers = { 'content-type': 'application/json' };
     if (auth) headers.authorization = `Bearer ${await this.freshToken()}`;
     let res;
     try {
-      res = await this.#fetch(this.#server + path, {
+      res = await this.#send(this.#server + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -199,7 +225,7 @@ export class Account {
     const token = await this.freshToken();
     let res;
     try {
-      res = await this.#fetch(`${this.#server}/sync`, {
+      res = await this.#send(`${this.#server}/sync`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/cbor' },
         body,

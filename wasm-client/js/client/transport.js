@@ -17,10 +17,18 @@ const STALL_MS = 1_000;
 // (a frame was lost in one direction or the other: whatever it carried is
 // sent again); after this many the socket is closed and reopened.
 const MAX_STALLS = 6;
+/**
+ * A WebSocket not open by then is given up as failed (then HTTP, and
+ * another try after the back-off): a handshake that hangs (a proxy, a
+ * restarting server) fires neither `open` nor `close`.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class Transport {
   #server;
   #WebSocket;
+  #connectMs;
+  #connectTimer = null;
   #account;
   #host;
   #wanted = false;
@@ -46,9 +54,10 @@ export class Transport {
    * from the server), `setStatus(status, detail)`,
    * `status()`, `progressed()`.
    */
-  constructor({ server, WebSocket, account, host }) {
+  constructor({ server, WebSocket, connectMs, account, host }) {
     this.#server = server;
     this.#WebSocket = WebSocket;
+    this.#connectMs = connectMs ?? CONNECT_TIMEOUT_MS;
     this.#account = account;
     this.#host = host;
   }
@@ -78,17 +87,12 @@ export class Transport {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#pollTimer);
     clearTimeout(this.#stallTimer);
+    clearTimeout(this.#connectTimer);
     this.#reconnectTimer = null;
     this.#pollTimer = null;
     const ws = this.#ws;
     this.#ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      // Closing a socket that is still connecting makes Node's `ws` emit an
-      // 'error' event afterwards; without a listener that error is thrown.
-      ws.onerror = () => {};
-      try { ws.close(); } catch { /* already closed */ }
-    }
+    if (ws) detach(ws);
   }
 
   #online() {
@@ -119,7 +123,15 @@ export class Transport {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#roundAnswered = false;
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(() => {
+      if (this.#ws !== ws || ws.readyState === 1) return;
+      this.#ws = null;
+      detach(ws);
+      this.#failed(new SyncClientError('network', `WebSocket not open after ${this.#connectMs} ms`));
+    }, this.#connectMs);
     ws.onopen = () => {
+      clearTimeout(this.#connectTimer);
       const device = this.#host.device();
       if (this.#ws !== ws || !device) return;
       this.#send(ws, [device.join()]);
@@ -314,4 +326,13 @@ export class Transport {
     })();
     return this.#httpBusy;
   }
+}
+
+/** Closes a socket this client no longer listens to. */
+function detach(ws) {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  // Closing a socket that is still connecting makes Node's `ws` emit an
+  // 'error' event afterwards; without a listener that error is thrown.
+  ws.onerror = () => {};
+  try { ws.close(); } catch { /* already closed */ }
 }
