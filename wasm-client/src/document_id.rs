@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::fmt;
 
 /// A document id: 16 bytes, shown as bs58check (what automerge-repo uses
@@ -65,6 +66,18 @@ impl std::str::FromStr for DocumentId {
         if s.is_empty() || s.len() > Self::MAX_TEXT_LEN {
             return Err(DocumentIdError::NotBs58Check);
         }
+        let slot = usize::from(fnv1a(s.as_bytes())) % MEMO_SLOTS;
+        if let Some(id) = PARSED.with_borrow(|m| m.get(slot).and_then(|e| e.id_of(s))) {
+            return Ok(Self(id));
+        }
+        let id = Self::parse_uncached(s)?;
+        PARSED.with_borrow_mut(|m| memo_put(m, slot, Memo::new(id.0, s)));
+        Ok(id)
+    }
+}
+
+impl DocumentId {
+    fn parse_uncached(s: &str) -> Result<Self, DocumentIdError> {
         let raw = bs58::decode(s)
             .into_vec()
             .map_err(|_| DocumentIdError::NotBs58Check)?;
@@ -83,11 +96,85 @@ impl std::str::FromStr for DocumentId {
 
 impl fmt::Display for DocumentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let slot = usize::from(self.0[0]) % MEMO_SLOTS;
+        let hit = SHOWN.with_borrow(|m| {
+            m.get(slot)
+                .filter(|e| e.len > 0 && e.id == self.0)
+                .map(|e| f.write_str(e.text()))
+        });
+        if let Some(written) = hit {
+            return written;
+        }
         let mut raw = [0u8; 20];
         raw[..16].copy_from_slice(&self.0);
         raw[16..].copy_from_slice(&checksum(&self.0));
-        f.write_str(&bs58::encode(raw).into_string())
+        let text = bs58::encode(raw).into_string();
+        SHOWN.with_borrow_mut(|m| memo_put(m, slot, Memo::new(self.0, &text)));
+        f.write_str(&text)
     }
+}
+
+/// Slots of each memo below.
+const MEMO_SLOTS: usize = 256;
+
+thread_local! {
+    /// Ids recently shown as text, by their first byte; and texts recently
+    /// parsed, by a hash of the text. A server names the same few
+    /// documents many times per message (frames, SQL keys, log lines),
+    /// and bs58check costs two SHA-256 and a base conversion each way.
+    static SHOWN: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
+    static PARSED: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One id with its text (at most `MAX_TEXT_LEN` bytes).
+#[derive(Clone, Copy)]
+struct Memo {
+    id: [u8; 16],
+    len: u8,
+    text: [u8; DocumentId::MAX_TEXT_LEN],
+}
+
+impl Memo {
+    /// Zero length: a slot never filled.
+    const EMPTY: Self = Self {
+        id: [0; 16],
+        len: 0,
+        text: [0; DocumentId::MAX_TEXT_LEN],
+    };
+
+    fn new(id: [u8; 16], text: &str) -> Self {
+        let mut m = Self { id, ..Self::EMPTY };
+        if let Some(dst) = m.text.get_mut(..text.len()) {
+            dst.copy_from_slice(text.as_bytes());
+            m.len = text.len() as u8;
+        }
+        m
+    }
+
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// The id, when this slot holds `text`.
+    fn id_of(&self, text: &str) -> Option<[u8; 16]> {
+        (self.len > 0 && self.text() == text).then_some(self.id)
+    }
+}
+
+fn memo_put(memo: &mut Vec<Memo>, slot: usize, entry: Memo) {
+    if memo.is_empty() {
+        memo.resize(MEMO_SLOTS, Memo::EMPTY);
+    }
+    if entry.len > 0 {
+        memo[slot] = entry;
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u8 {
+    let h = bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    });
+    (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) as u8
 }
 
 /// The bs58check checksum: the first 4 bytes of SHA-256(SHA-256(payload)).
@@ -151,6 +238,43 @@ mod tests {
         assert!("0OIl".parse::<DocumentId>().is_err());
         assert!("".parse::<DocumentId>().is_err());
         assert!("x".repeat(1000).parse::<DocumentId>().is_err());
+    }
+
+    /// The memos answer as the conversion would, whatever shares a slot
+    /// (1,000 ids in 256 slots: every slot is overwritten many times).
+    #[test]
+    fn memoized_text_and_parse_match_the_conversion() {
+        let ids: Vec<DocumentId> = (0..1_000)
+            .map(|i| DocumentId::derive(&["memo", &i.to_string()]))
+            .chain([DocumentId::from_bytes([0; 16])])
+            .collect();
+        let reference = |id: &DocumentId| {
+            let mut raw = id.0.to_vec();
+            raw.extend_from_slice(&checksum(&id.0));
+            bs58::encode(raw).into_string()
+        };
+        for pass in 0..3 {
+            let order: Vec<&DocumentId> = if pass == 1 {
+                ids.iter().rev().collect()
+            } else {
+                ids.iter().collect()
+            };
+            for id in order {
+                let text = id.to_string();
+                assert_eq!(text, reference(id));
+                assert_eq!(text.parse::<DocumentId>().unwrap(), *id);
+                assert_eq!(id.url().parse::<DocumentId>().unwrap(), *id);
+            }
+        }
+        // A text that differs from a memoized one in its checksum is refused.
+        let text = ids[0].to_string();
+        let mut bad = text.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'2' { b'3' } else { b'2' };
+        assert!(String::from_utf8(bad)
+            .unwrap()
+            .parse::<DocumentId>()
+            .is_err());
     }
 
     #[test]
