@@ -14,6 +14,8 @@ use worker::{js_sys, SqlStorage, SqlStorageValue, State};
 pub(crate) struct DoSql {
     sql: SqlStorage,
     storage: JsValue,
+    /// `storage.transactionSync`, looked up once.
+    transaction_sync: Option<js_sys::Function>,
 }
 
 impl DoSql {
@@ -21,20 +23,34 @@ impl DoSql {
     pub(crate) fn of(state: &State) -> Self {
         let storage = state.storage();
         let raw: &JsValue = storage.as_raw().as_ref();
+        let transaction_sync = js_sys::Reflect::get(raw, &"transactionSync".into())
+            .ok()
+            .and_then(|v| v.dyn_into().ok());
         Self {
             sql: storage.sql(),
             storage: raw.clone(),
+            transaction_sync,
         }
+    }
+
+    fn run(&self, sql: &str, params: &[SqlValue]) -> Result<worker::SqlCursor, SqlError> {
+        self.sql
+            .exec_raw(sql, params.iter().map(to_js).collect::<Vec<_>>())
+            .map_err(err)
     }
 }
 
-fn to_js(v: &SqlValue) -> SqlStorageValue {
+/// A parameter as JavaScript holds it, converted in place (no copy of a
+/// string or blob on the Rust side first). Integers become numbers, as the
+/// runtime's own conversion does; ours are counts, sizes, sequence numbers
+/// and millisecond times, far inside the safe-integer range.
+fn to_js(v: &SqlValue) -> JsValue {
     match v {
-        SqlValue::Null => SqlStorageValue::Null,
-        SqlValue::Integer(i) => SqlStorageValue::Integer(*i),
-        SqlValue::Real(f) => SqlStorageValue::Float(*f),
-        SqlValue::Text(s) => SqlStorageValue::String(s.clone()),
-        SqlValue::Blob(b) => SqlStorageValue::Blob(b.clone()),
+        SqlValue::Null => JsValue::NULL,
+        SqlValue::Integer(i) => JsValue::from(*i as f64),
+        SqlValue::Real(f) => JsValue::from(*f),
+        SqlValue::Text(s) => JsValue::from_str(s),
+        SqlValue::Blob(b) => js_sys::Uint8Array::from(b.as_slice()).into(),
     }
 }
 
@@ -57,10 +73,7 @@ fn err(e: impl std::fmt::Display) -> SqlError {
 
 impl Sql for DoSql {
     fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<(), SqlError> {
-        let cursor = self
-            .sql
-            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
-            .map_err(err)?;
+        let cursor = self.run(sql, params)?;
         // Drain so that every statement of the string runs.
         for row in cursor.raw() {
             row.map_err(err)?;
@@ -69,10 +82,7 @@ impl Sql for DoSql {
     }
 
     fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, SqlError> {
-        let cursor = self
-            .sql
-            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
-            .map_err(err)?;
+        let cursor = self.run(sql, params)?;
         cursor
             .raw()
             .map(|row| {
@@ -86,11 +96,10 @@ impl Sql for DoSql {
         &self,
         f: impl FnOnce(&Self) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx_sync: js_sys::Function =
-            js_sys::Reflect::get(&self.storage, &"transactionSync".into())
-                .ok()
-                .and_then(|v| v.dyn_into().ok())
-                .ok_or_else(|| SqlError("transactionSync is not available".into()))?;
+        let tx_sync = self
+            .transaction_sync
+            .as_ref()
+            .ok_or_else(|| SqlError("transactionSync is not available".into()))?;
         let mut job = Some(f);
         let mut outcome: Option<Result<T, E>> = None;
         {
