@@ -110,7 +110,7 @@ fn read_item<D: ReadDoc>(
 }
 
 /// [`scalar_to_json`] of a borrowed scalar (a string is copied once).
-pub fn scalar_ref_to_json(s: &ScalarValueRef<'_>) -> Value {
+fn scalar_ref_to_json(s: &ScalarValueRef<'_>) -> Value {
     match s {
         ScalarValueRef::Str(s) => Value::String(s.to_string()),
         ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) | ScalarValueRef::Counter(i) => {
