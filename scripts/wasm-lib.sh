@@ -16,3 +16,18 @@ wasm_finish() {
 wasm_gzip() {
   gzip -9 -c "$1" | wc -c
 }
+
+# Stock Automerge's own wasm (npm @automerge/automerge, a dev dependency):
+# the browser wasm's budget is half of it.
+STOCK_AUTOMERGE_WASM=node_modules/@automerge/automerge/dist/automerge.wasm
+
+# wasm_vs_stock RAW GZIP: "0.431x raw, 0.543x gzip of stock Automerge's
+# wasm (budget 0.5x)", or nothing when the stock wasm is not installed.
+wasm_vs_stock() {
+  [ -f "$STOCK_AUTOMERGE_WASM" ] || return 0
+  local s_raw s_gz
+  s_raw=$(stat -c %s "$STOCK_AUTOMERGE_WASM")
+  s_gz=$(wasm_gzip "$STOCK_AUTOMERGE_WASM")
+  printf "%.3fx raw, %.3fx gzip of stock Automerge's wasm (%d / %d B; budget 0.5x)" \
+    "$(echo "$1 / $s_raw" | bc -l)" "$(echo "$2 / $s_gz" | bc -l)" "$s_raw" "$s_gz"
+}
