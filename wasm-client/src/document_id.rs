@@ -220,16 +220,18 @@ mod tests {
         assert_eq!(id.url().parse::<DocumentId>().unwrap(), id);
     }
 
+    /// `s` with its last character changed (its checksum then fails).
+    fn last_char_changed(s: &str) -> String {
+        let mut bytes = s.as_bytes().to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] = if bytes[last] == b'2' { b'3' } else { b'2' };
+        String::from_utf8(bytes).unwrap()
+    }
+
     #[test]
     fn rejects_bad_checksum_and_length() {
         let s = DocumentId::from_bytes([1; 16]).to_string();
-        let mut bad = s.clone().into_bytes();
-        let last = bad.len() - 1;
-        bad[last] = if bad[last] == b'2' { b'3' } else { b'2' };
-        assert!(String::from_utf8(bad)
-            .unwrap()
-            .parse::<DocumentId>()
-            .is_err());
+        assert!(last_char_changed(&s).parse::<DocumentId>().is_err());
         let short = bs58::encode([1u8; 8]).with_check().into_string();
         assert_eq!(
             short.parse::<DocumentId>(),
@@ -268,13 +270,7 @@ mod tests {
         }
         // A text that differs from a memoized one in its checksum is refused.
         let text = ids[0].to_string();
-        let mut bad = text.clone().into_bytes();
-        let last = bad.len() - 1;
-        bad[last] = if bad[last] == b'2' { b'3' } else { b'2' };
-        assert!(String::from_utf8(bad)
-            .unwrap()
-            .parse::<DocumentId>()
-            .is_err());
+        assert!(last_char_changed(&text).parse::<DocumentId>().is_err());
     }
 
     #[test]
