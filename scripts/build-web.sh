@@ -43,5 +43,9 @@ done
 
 raw=$(stat -c %s "$wasm")
 gz=$(wasm_gzip "$wasm")
-printf '[build-web] %s: %d bytes raw, %d bytes gzip (%.1f KiB); %s\n' \
-  "$wasm" "$raw" "$gz" "$(echo "$gz / 1024" | bc -l)" "$(wasm_vs_stock "$raw" "$gz")" >&2
+printf '[build-web] %s: %d bytes raw, %d bytes gzip (%.1f KiB)\n' \
+  "$wasm" "$raw" "$gz" "$(echo "$gz / 1024" | bc -l)" >&2
+read -r stock_raw stock_gz <<<"$(stock_sizes)" || true
+if [ -n "${stock_raw:-}" ]; then
+  echo "[build-web] $(wasm_vs_stock "$raw" "$gz" "$stock_raw" "$stock_gz")" >&2
+fi

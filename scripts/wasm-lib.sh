@@ -21,13 +21,16 @@ wasm_gzip() {
 # the browser wasm's budget is half of it.
 STOCK_AUTOMERGE_WASM=node_modules/@automerge/automerge/dist/automerge.wasm
 
-# wasm_vs_stock RAW GZIP: "0.431x raw, 0.543x gzip of stock Automerge's
-# wasm (budget 0.5x)", or nothing when the stock wasm is not installed.
-wasm_vs_stock() {
+# stock_sizes: "RAW GZIP" of stock Automerge's wasm; nothing when it is not
+# installed.
+stock_sizes() {
   [ -f "$STOCK_AUTOMERGE_WASM" ] || return 0
-  local s_raw s_gz
-  s_raw=$(stat -c %s "$STOCK_AUTOMERGE_WASM")
-  s_gz=$(wasm_gzip "$STOCK_AUTOMERGE_WASM")
+  echo "$(stat -c %s "$STOCK_AUTOMERGE_WASM") $(wasm_gzip "$STOCK_AUTOMERGE_WASM")"
+}
+
+# wasm_vs_stock RAW GZIP STOCK_RAW STOCK_GZIP: "0.431x raw, 0.543x gzip of
+# stock Automerge's wasm (…; budget 0.5x)".
+wasm_vs_stock() {
   printf "%.3fx raw, %.3fx gzip of stock Automerge's wasm (%d / %d B; budget 0.5x)" \
-    "$(echo "$1 / $s_raw" | bc -l)" "$(echo "$2 / $s_gz" | bc -l)" "$s_raw" "$s_gz"
+    "$(echo "$1 / $3" | bc -l)" "$(echo "$2 / $4" | bc -l)" "$3" "$4"
 }

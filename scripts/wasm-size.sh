@@ -28,9 +28,9 @@ printf '%-46s %10d %10d\n' "browser package wasm" "$pkg_raw" "$pkg_gz"
 printf '%-46s %10d %10d\n' "Automerge alone (tests/bench/wasm-floor)" "$floor_raw" "$floor_gz"
 printf '%-46s %10d %10d\n' "the package's own share (difference)" \
   $((pkg_raw - floor_raw)) $((pkg_gz - floor_gz))
-if [ -f "$STOCK_AUTOMERGE_WASM" ]; then
-  stock_raw=$(stat -c %s "$STOCK_AUTOMERGE_WASM"); stock_gz=$(wasm_gzip "$STOCK_AUTOMERGE_WASM")
+read -r stock_raw stock_gz <<<"$(stock_sizes)" || true
+if [ -n "${stock_raw:-}" ]; then
   printf '%-46s %10d %10d\n' "stock Automerge's wasm (npm, its own build)" "$stock_raw" "$stock_gz"
   printf '%-46s %10d %10d\n' "budget: half of it" $((stock_raw / 2)) $((stock_gz / 2))
-  echo "the package: $(wasm_vs_stock "$pkg_raw" "$pkg_gz")"
+  echo "the package: $(wasm_vs_stock "$pkg_raw" "$pkg_gz" "$stock_raw" "$stock_gz")"
 fi

@@ -41,8 +41,8 @@ impl DoSql {
 }
 
 /// A parameter as JavaScript holds it, converted in place (no copy of a
-/// string or blob on the Rust side first). Integers become numbers, as the
-/// runtime's own conversion does; ours are counts, sizes, sequence numbers
+/// string or blob on the Rust side first). Integers become numbers, as
+/// workers-rs's own conversion does; ours are counts, sizes, sequence numbers
 /// and millisecond times, far inside the safe-integer range.
 fn to_js(v: &SqlValue) -> JsValue {
     match v {

@@ -105,12 +105,19 @@ impl fmt::Display for DocumentId {
         if let Some(written) = hit {
             return written;
         }
+        let text = self.text_uncached();
+        SHOWN.with_borrow_mut(|m| memo_put(m, slot, Memo::new(self.0, &text)));
+        f.write_str(&text)
+    }
+}
+
+impl DocumentId {
+    /// bs58check of the 16 bytes, computed.
+    fn text_uncached(&self) -> String {
         let mut raw = [0u8; 20];
         raw[..16].copy_from_slice(&self.0);
         raw[16..].copy_from_slice(&checksum(&self.0));
-        let text = bs58::encode(raw).into_string();
-        SHOWN.with_borrow_mut(|m| memo_put(m, slot, Memo::new(self.0, &text)));
-        f.write_str(&text)
+        bs58::encode(raw).into_string()
     }
 }
 
@@ -250,11 +257,6 @@ mod tests {
             .map(|i| DocumentId::derive(&["memo", &i.to_string()]))
             .chain([DocumentId::from_bytes([0; 16])])
             .collect();
-        let reference = |id: &DocumentId| {
-            let mut raw = id.0.to_vec();
-            raw.extend_from_slice(&checksum(&id.0));
-            bs58::encode(raw).into_string()
-        };
         for pass in 0..3 {
             let order: Vec<&DocumentId> = if pass == 1 {
                 ids.iter().rev().collect()
@@ -263,7 +265,7 @@ mod tests {
             };
             for id in order {
                 let text = id.to_string();
-                assert_eq!(text, reference(id));
+                assert_eq!(text, id.text_uncached());
                 assert_eq!(text.parse::<DocumentId>().unwrap(), *id);
                 assert_eq!(id.url().parse::<DocumentId>().unwrap(), *id);
             }
