@@ -245,6 +245,9 @@ const ROWS = [
   ['… of which V8 background threads', (r) => r.W5?.v8BackgroundMs, fmtMs, null],
   ['W6 closed loop: changes/s', (r) => r.W6?.changesPerSec, fmtRate, { min: 1.0 }],
   ['W6: ack p50', (r) => r.W6?.ackP50, fmtMs, { max: 1.0 }],
+  ['W6: ack mean (users / rate)', (r) => r.W6?.ackMean, fmtMs, null],
+  ['W6: ack p95', (r) => r.W6?.ackP95, fmtMs, null],
+  ['W6: client CPU (the raw peers)', (r) => r.W6?.clientCpuMs, fmtMs, null],
   ['W6: server CPU', (r) => r.W6?.serverCpuMs, fmtMs, null],
 ];
 

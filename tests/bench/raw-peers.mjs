@@ -165,6 +165,7 @@ async function closedLoop([connsFile, changes]) {
   await Promise.all(peers.map((p) => p.open()));
   const acks = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(peers.map(async (p) => {
     let id = null;
     for (let i = 0; i < Number(changes); i++) {
@@ -176,11 +177,17 @@ async function closedLoop([connsFile, changes]) {
     }
   }));
   const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   for (const p of peers) p.close();
   console.log(JSON.stringify({
     changesPerSec: acks.length / (wall / 1000),
     ackP50: percentile(acks, 50),
     ackP95: percentile(acks, 95),
+    // In a closed loop the mean is users / rate (Little's law); a p50
+    // under the mean means uneven waits.
+    ackMean: acks.reduce((a, b) => a + b, 0) / acks.length,
+    // This process's CPU (all its threads) while the loop ran.
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
     n: acks.length,
     wallMs: wall,
   }));
