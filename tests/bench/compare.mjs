@@ -248,6 +248,7 @@ const ROWS = [
   ['W6: ack mean (users / rate)', (r) => r.W6?.ackMean, fmtMs, null],
   ['W6: ack p95', (r) => r.W6?.ackP95, fmtMs, null],
   ['W6: client CPU (the raw peers)', (r) => r.W6?.clientCpuMs, fmtMs, null],
+  ['… of which their main thread', (r) => r.W6?.clientMainThreadCpuMs, fmtMs, null],
   ['W6: server CPU', (r) => r.W6?.serverCpuMs, fmtMs, null],
 ];
 

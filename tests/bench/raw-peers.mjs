@@ -7,6 +7,7 @@
 //
 // conns.json: [{url, protocols?}] (relay: two connections of one user).
 // Prints one JSON line with the figures.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
@@ -127,6 +128,19 @@ class RawPeer {
   }
 }
 
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
+/** CPU of this process's main thread (its JavaScript), in ms; undefined off Linux. */
+function mainThreadCpuMs() {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -166,6 +180,7 @@ async function closedLoop([connsFile, changes]) {
   const acks = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
   await Promise.all(peers.map(async (p) => {
     let id = null;
     for (let i = 0; i < Number(changes); i++) {
@@ -188,6 +203,9 @@ async function closedLoop([connsFile, changes]) {
     ackMean: acks.reduce((a, b) => a + b, 0) / acks.length,
     // This process's CPU (all its threads) while the loop ran.
     clientCpuMs: (cpu.user + cpu.system) / 1000,
+    // Of it, the main thread's: every change and acknowledgement passes
+    // through it, so no server can make the loop faster than n / this.
+    clientMainThreadCpuMs: main0 === undefined ? undefined : mainThreadCpuMs() - main0,
     n: acks.length,
     wallMs: wall,
   }));
