@@ -117,6 +117,38 @@ fn restart_reloads_from_sqlite_and_changes_since_lists_only_changed() {
     let _ = std::fs::remove_file(&dir);
 }
 
+/// The sequence is the highest `seq` of a document row (a change writes
+/// no `meta` row); a store that kept it in `meta` (written before) keeps
+/// counting from there.
+#[test]
+fn the_sequence_comes_from_the_document_rows_or_an_older_meta_row() {
+    let mut a = SyncClient::new(peer("a"));
+    let mut docs = Docs::new();
+    edit(&mut docs, 1, "x", 1);
+    edit(&mut docs, 2, "x", 2);
+    let mut server = Engine::open(Sqlite::in_memory().unwrap(), 1).unwrap();
+    sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();
+    let seq = server.seq();
+    assert!(seq >= 2, "{seq}");
+    let sql = server.into_sql();
+    let meta = sql.query("SELECT COUNT(*) FROM meta", &[]).unwrap()[0][0].as_i64();
+    assert_eq!(meta, Some(0), "a change writes no meta row");
+    let server = Engine::open(sql, 2).unwrap();
+    assert_eq!(server.seq(), seq);
+    let sql = server.into_sql();
+    sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('seq', ?)",
+        &[i64::try_from(seq + 5).unwrap().into()],
+    )
+    .unwrap();
+    let mut server = Engine::open(sql, 3).unwrap();
+    assert_eq!(server.seq(), seq + 5);
+    edit(&mut docs, 2, "x", 20);
+    sync_until_quiet(4, &mut a, &mut docs, &mut server).unwrap();
+    assert_eq!(server.seq(), seq + 6);
+    assert_eq!(server.changes_since(seq + 5).unwrap().documents.len(), 1);
+}
+
 /// (number of chunk rows, total chunk bytes).
 fn chunk_stats_of(sql: &Sqlite) -> (i64, i64) {
     let r = sql

@@ -143,10 +143,18 @@ impl<S: Sql> Engine<S> {
             )?;
             sql.exec("DELETE FROM in_flight", &[])
         })?;
+        // The highest `seq` of a document row: every stored change writes
+        // its document's row with the new `seq` (and compaction keeps it),
+        // and rows are never deleted. Stores written before that also kept
+        // it in `meta`: the higher of the two.
         let seq = uint(
-            sql.query("SELECT value FROM meta WHERE key = 'seq'", &[])?
-                .first()
-                .and_then(|r| r.first()),
+            sql.query(
+                "SELECT MAX(s) FROM (SELECT MAX(seq) AS s FROM documents
+                 UNION ALL SELECT value FROM meta WHERE key = 'seq')",
+                &[],
+            )?
+            .first()
+            .and_then(|r| r.first()),
         );
         let suspects = sql
             .query("SELECT hash, crashes FROM poisoned", &[])?

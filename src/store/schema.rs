@@ -10,7 +10,8 @@
 //!   a hint that is dropped on any error.
 //! - `peers`: when each peer last sent a message (maintenance drops the
 //!   sync states of peers unseen for long).
-//! - `meta`: the user's change sequence.
+//! - `meta`: the user's change sequence as stores before 2026-12 kept it
+//!   (no longer written: the sequence is the highest `documents.seq`).
 //! - `in_flight` / `poisoned`: the crash marker of docs/design.md §6, one
 //!   per (peer, document), naming the message or the one change being
 //!   applied. A marker found when the store opens counts one crash in

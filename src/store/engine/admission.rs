@@ -326,11 +326,10 @@ impl<S: Sql> Engine<S> {
         let docs = &mut self.docs;
         let result = self.sql.transaction(|sql| {
             if changed {
+                // The document's row carries `seq`: the user's sequence is
+                // the highest of them (see `Engine::open`), one row less to
+                // write per change.
                 Self::persist(sql, now, seq, id, docs.get_mut(id))?;
-                sql.exec(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)",
-                    &[int(seq)],
-                )?;
             }
             Self::write_hints(sql, hints, dirty, None)?;
             if let Some(h) = marker {
