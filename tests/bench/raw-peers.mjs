@@ -7,12 +7,12 @@
 //
 // conns.json: [{url, protocols?}] (relay: two connections of one user).
 // Prints one JSON line with the figures.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import * as A from '@automerge/automerge';
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from '@automerge/automerge-repo';
+import { statCpu } from './proc.mjs';
 
 // The stock client's own framing (cbor-x without typed-array tags or records).
 const { encode, decode } = cbor;
@@ -128,14 +128,10 @@ class RawPeer {
   }
 }
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
 /** CPU of this process's main thread (its JavaScript), in ms; undefined off Linux. */
 function mainThreadCpuMs() {
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+    return statCpu(`/proc/self/task/${process.pid}/stat`).ms;
   } catch {
     return undefined;
   }

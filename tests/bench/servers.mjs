@@ -2,19 +2,16 @@
 // start on a free loopback port with a storage directory, `cpuMs()` of the
 // process that does the work (from /proc), `restart()` on the same storage,
 // `stop()`, and `user()`: how a client of one account connects.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startWorker, freePort, root } from '../e2e/harness.mjs';
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+import { statCpu } from './proc.mjs';
 
 /** utime + stime of a process (all its threads), in ms. */
 export function cpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  return statCpu(`/proc/${pid}/stat`).ms;
 }
 
 /**
@@ -26,10 +23,8 @@ export function threadCpuMs(pid) {
   const out = {};
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+      const { name, ms } = statCpu(`/proc/${pid}/task/${t}/stat`);
+      out[name] = (out[name] ?? 0) + ms;
     } catch { /* the thread ended meanwhile */ }
   }
   return out;
