@@ -18,8 +18,12 @@ import { statCpu } from './proc.mjs';
 const { encode, decode } = cbor;
 
 const DEADLINE_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 300_000);
+/** Every peer, for what a timeout prints. */
+const allPeers = [];
 setTimeout(() => {
-  console.error('raw peers: timed out');
+  const stuck = allPeers.filter((p) => p.waiters.size > 0 || !p.server);
+  console.error(`raw peers: timed out; ${stuck.length} of ${allPeers.length} peers still waiting (for an acknowledgement, or for the server's peer message)`);
+  for (const p of stuck.slice(0, 5)) console.error(`  ${JSON.stringify(p.describe())}`);
   process.exit(3);
 }, DEADLINE_MS).unref();
 
@@ -33,6 +37,22 @@ class RawPeer {
     this.id = `raw-${crypto.randomBytes(6).toString('hex')}`;
     this.docs = new Map(); // documentId → {doc, state, serverHeads}
     this.waiters = new Set();
+    this.log = []; // the last frames, for a timeout's report
+    allPeers.push(this);
+  }
+
+  note(dir, documentId, bytes, heads) {
+    this.log.push({ at: Math.round(performance.now()), dir, doc: documentId?.slice(0, 6), bytes, heads: heads?.map((h) => h.slice(0, 6)) });
+    if (this.log.length > 8) this.log.shift();
+  }
+
+  describe() {
+    const docs = [...this.docs.entries()].map(([id, d]) => ({
+      id: id.slice(0, 6),
+      heads: A.getHeads(d.doc).map((h) => h.slice(0, 6)),
+      serverHeads: d.serverHeads?.map((h) => h.slice(0, 6)),
+    }));
+    return { id: this.id, now: Math.round(performance.now()), socket: this.ws?.readyState, joined: this.server !== undefined, docs, log: this.log };
   }
 
   open() {
@@ -47,6 +67,7 @@ class RawPeer {
         }
       });
       this.ws.on('open', () => {
+        this.note('open');
         this.ws.send(encode({ type: 'join', senderId: this.id, supportedProtocolVersions: ['1'], peerMetadata: { isEphemeral: true } }));
       });
       this.ws.on('message', (data) => {
@@ -59,6 +80,8 @@ class RawPeer {
         } else if (m.type === 'error') {
           console.error(`raw peer: server error: ${m.message}`);
           process.exit(1);
+        } else {
+          this.note(m.type, m.documentId);
         }
       });
     });
@@ -93,13 +116,17 @@ class RawPeer {
     const d = this.docs.get(documentId);
     const [state, msg] = A.generateSyncMessage(d.doc, d.state);
     d.state = state;
-    if (msg) this.ws.send(encode({ type, senderId: this.id, targetId: this.server, documentId, data: msg }));
+    if (msg) {
+      this.note('out', documentId, msg.length);
+      this.ws.send(encode({ type, senderId: this.id, targetId: this.server, documentId, data: msg }));
+    }
   }
 
   receive(documentId, data) {
     const d = this.docs.get(documentId);
     if (!d) return;
     d.serverHeads = A.decodeSyncMessage(data).heads;
+    this.note('in', documentId, data.length, d.serverHeads);
     [d.doc, d.state] = A.receiveSyncMessage(d.doc, d.state, data);
     this.send(documentId, 'sync');
     for (const w of this.waiters) w();
@@ -201,6 +228,8 @@ async function relay([connsFile, iterations]) {
   b.request(id);
   await b.until(() => sameHeads(b.heads(id), a.heads(id)));
   const samples = [];
+  // A's change acknowledged to A (after B held it, or when it came).
+  const acks = [];
   for (let i = 1; i <= Number(iterations); i++) {
     const t = performance.now();
     a.change(id, (d) => { d.n = i; });
@@ -208,11 +237,12 @@ async function relay([connsFile, iterations]) {
     await b.until(() => target.every((h) => b.heads(id).includes(h)));
     samples.push(performance.now() - t);
     await a.acked(id);
+    acks.push(performance.now() - t);
     await b.acked(id);
   }
   a.close();
   b.close();
-  console.log(JSON.stringify({ p50: percentile(samples, 50), p95: percentile(samples, 95), n: samples.length, ...warm }));
+  console.log(JSON.stringify({ p50: percentile(samples, 50), p95: percentile(samples, 95), ackP50: percentile(acks, 50), n: samples.length, ...warm }));
 }
 
 /** W6: every connection is one user changing its own document, the next change once the last is acknowledged. */

@@ -66,10 +66,25 @@ async function startWrangler(opts) {
 
 const prehash = () => crypto.randomBytes(32).toString('base64url');
 
+/**
+ * fetch, again once if the connection it reused was closed by the other
+ * side while idle (wrangler's proxy closes idle keep-alive connections a
+ * little before Node forgets them: "other side closed", the request never
+ * reached the Worker).
+ */
+async function call(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (e?.cause?.code !== 'UND_ERR_SOCKET') throw e;
+    return fetch(url, init);
+  }
+}
+
 async function post(url, body, token) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const res = await call(url, { method: 'POST', headers, body: JSON.stringify(body) });
   const json = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`POST ${new URL(url).pathname}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -93,7 +108,7 @@ export async function startOurs(dir) {
       const password = prehash();
       let tokens = await post(`${w.url}/auth/register`, { email, password, device_name: 'bench' });
       const fresh = async () => {
-        const r = await fetch(`${w.url}/auth/validate`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        const r = await call(`${w.url}/auth/validate`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
         if (r.status === 401) tokens = await post(`${w.url}/auth/login`, { email, password, device_name: 'bench' });
         return tokens.access_token;
       };
