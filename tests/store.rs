@@ -341,7 +341,11 @@ impl OnFile {
                     if crash(&hash) {
                         return Ok(None);
                     }
-                    step = server.resume(now, *pending)?;
+                    let mut pushes = Vec::new();
+                    step = server.resume(now, *pending, &mut |m| pushes.extend(m))?;
+                    if let Step::Done(out) = &mut step {
+                        out.extend(pushes);
+                    }
                 }
             }
         }
@@ -1133,9 +1137,23 @@ fn the_cache_stays_within_the_isolate_budget() {
 
 /// SQLite that counts the statements that write, but for a peer's
 /// `last_seen_at` (written once per peer and hour, for maintenance).
+/// SQLite that counts its writes (shared, so a test can read them while
+/// the engine holds the database) and fails every transaction while
+/// `failing` is set.
 struct CountingSql {
     inner: Sqlite,
-    writes: std::cell::Cell<usize>,
+    writes: std::rc::Rc<std::cell::Cell<usize>>,
+    failing: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl CountingSql {
+    fn new() -> Self {
+        Self {
+            inner: Sqlite::in_memory().unwrap(),
+            writes: Default::default(),
+            failing: Default::default(),
+        }
+    }
 }
 
 impl Sql for CountingSql {
@@ -1152,17 +1170,124 @@ impl Sql for CountingSql {
         &self,
         f: impl FnOnce(&Self) -> Result<T, E>,
     ) -> Result<T, E> {
+        if self.failing.get() {
+            return Err(SqlError("the disk is full".into()).into());
+        }
         self.inner.transaction(|_| f(self))
     }
 }
 
+/// Two live devices that both hold document 1 (x = 1), and a's next
+/// change (x = 2) as the messages it sends.
+fn two_devices_and_a_change(
+    server: &mut Engine<CountingSql>,
+) -> (SyncClient, SyncClient, Docs, Docs, Vec<RepoMessage>) {
+    let (mut a, mut b) = (SyncClient::new(peer("a")), SyncClient::new(peer("b")));
+    for c in [&a, &b] {
+        server.handle_message(1, c.peer_id(), c.join()).unwrap();
+    }
+    let (mut da, mut db) = (Docs::new(), Docs::new());
+    edit(&mut da, 1, "x", 1);
+    sync_until_quiet(2, &mut a, &mut da, server).unwrap();
+    sync_until_quiet(2, &mut b, &mut db, server).unwrap();
+    edit(&mut da, 1, "x", 2);
+    let msgs = a.poll_messages(&da);
+    (a, b, da, db, msgs)
+}
+
+/// One message from `a` as a Durable Object drives it: admitted, then
+/// resumed with `push` for what goes out before the store's write.
+fn admit_and_resume(
+    server: &mut Engine<CountingSql>,
+    m: RepoMessage,
+    push: &mut dyn FnMut(Vec<RepoMessage>),
+) -> Result<Vec<RepoMessage>, StoreError> {
+    let mut step = server.admit(3, &peer("a"), m)?;
+    loop {
+        match step {
+            Step::Done(out) => return Ok(out),
+            Step::MakeDurable(pending) => step = server.resume(3, *pending, push)?,
+        }
+    }
+}
+
+/// The user's other devices get a change as soon as it is applied, before
+/// the store writes it (they hold the sender's change, not the server's
+/// word); the sender's acknowledgement comes only after the write.
+#[test]
+fn a_push_leaves_before_the_change_is_stored_and_the_reply_after_it() {
+    let mut server = Engine::open(CountingSql::new(), 1).unwrap();
+    let writes = server.sql().writes.clone();
+    let (_a, mut b, _da, mut db, msgs) = two_devices_and_a_change(&mut server);
+    let (mut pushed, mut replies) = (Vec::new(), Vec::new());
+    for m in msgs {
+        let mut at_push = None;
+        let out = admit_and_resume(&mut server, m, &mut |p| {
+            at_push = Some(writes.get());
+            pushed.extend(p);
+        })
+        .unwrap();
+        if let Some(n) = at_push {
+            assert!(
+                writes.get() - n >= 3,
+                "the document's chunk, its row and the marker's delete come after the push"
+            );
+        }
+        replies.extend(out);
+    }
+    assert!(pushed.iter().all(|m| m.target_id() == Some(&peer("b"))));
+    assert!(!pushed.is_empty(), "b is pushed the change");
+    assert!(
+        replies.iter().any(|m| m.target_id() == Some(&peer("a"))),
+        "a is answered"
+    );
+    for m in pushed {
+        b.handle_message(&mut db, m).unwrap();
+    }
+    assert_eq!(get(&db[&id(1)], "x"), Some(2));
+    assert_eq!(get(&server.export_docs().unwrap()[&id(1)], "x"), Some(2));
+}
+
+/// A write that fails after the push loses nothing: the sender was not
+/// acknowledged and sends again; the server, b and a converge.
+#[test]
+fn a_write_that_fails_after_a_push_loses_nothing() {
+    let mut server = Engine::open(CountingSql::new(), 1).unwrap();
+    let failing = server.sql().failing.clone();
+    let (_a, mut b, mut da, mut db, msgs) = two_devices_and_a_change(&mut server);
+    failing.set(true);
+    let mut pushed = Vec::new();
+    let mut failed = false;
+    for m in msgs {
+        failed |= admit_and_resume(&mut server, m, &mut |p| pushed.extend(p)).is_err();
+    }
+    assert!(failed, "the store's write failed");
+    assert!(!pushed.is_empty(), "b was pushed the change before it");
+    for m in pushed {
+        b.handle_message(&mut db, m).unwrap();
+    }
+    assert_eq!(get(&db[&id(1)], "x"), Some(2));
+    assert_eq!(
+        get(&server.export_docs().unwrap()[&id(1)], "x"),
+        Some(1),
+        "not stored"
+    );
+    // The disk recovers; a's socket was closed on the failure: it joins
+    // again and syncs, so does b (which believes the server has it).
+    failing.set(false);
+    let mut a = SyncClient::new(peer("a"));
+    server.handle_message(4, a.peer_id(), a.join()).unwrap();
+    sync_until_quiet(4, &mut a, &mut da, &mut server).unwrap();
+    sync_until_quiet(5, &mut b, &mut db, &mut server).unwrap();
+    let stored = server.export_docs().unwrap();
+    assert_eq!(get(&stored[&id(1)], "x"), Some(2));
+    assert_eq!(stored[&id(1)].get_heads(), da[&id(1)].get_heads());
+    assert_eq!(db[&id(1)].get_heads(), da[&id(1)].get_heads());
+}
+
 #[test]
 fn messages_that_change_nothing_write_nothing() {
-    let sql = CountingSql {
-        inner: Sqlite::in_memory().unwrap(),
-        writes: std::cell::Cell::new(0),
-    };
-    let mut server = Engine::open(sql, 1).unwrap();
+    let mut server = Engine::open(CountingSql::new(), 1).unwrap();
     let mut a = SyncClient::new(peer("a"));
     let mut docs = offline_docs(20, 5);
     sync_until_quiet(1, &mut a, &mut docs, &mut server).unwrap();

@@ -6,8 +6,10 @@
 //! authenticated peer; a [`Step::MakeDurable`] asks it to make the crash
 //! marker durable and call [`Engine::resume`]; a [`Step::Done`] holds the
 //! messages to send, each to its `targetId` (the sender, or another of the
-//! user's live peers when a change must be pushed). Replies are returned
-//! only after the writes they depend on happened.
+//! user's live peers when a change must be pushed). Replies to the sender
+//! are returned only after the writes they depend on happened; pushes of a
+//! change to the other live peers go to `resume`'s `push` as soon as it is
+//! applied, before it is stored.
 //!
 //! **Invariants:** no I/O besides the [`Sql`] it is given; no clock (the
 //! caller passes `now` in ms); only bytes our own Automerge produced are
@@ -221,10 +223,17 @@ impl<S: Sql> Engine<S> {
         msg: RepoMessage,
     ) -> Result<Vec<RepoMessage>, StoreError> {
         let mut step = self.admit(now, peer, msg)?;
+        // Pushes come after the reply, as a caller sends them.
+        let mut pushes = Vec::new();
         loop {
             match step {
-                Step::Done(out) => return Ok(out),
-                Step::MakeDurable(pending) => step = self.resume(now, *pending)?,
+                Step::Done(mut out) => {
+                    out.extend(pushes);
+                    return Ok(out);
+                }
+                Step::MakeDurable(pending) => {
+                    step = self.resume(now, *pending, &mut |m| pushes.extend(m))?;
+                }
             }
         }
     }

@@ -3,9 +3,11 @@
 //! each message through the engine's admission path (frames here,
 //! `POST /sync` batches in `batch.rs`).
 //!
-//! **Invariant:** every reply and push is produced by the engine after the
-//! writes it depends on; workerd's output gate holds it until they are
-//! durable, so nothing is acknowledged before it is stored.
+//! **Invariant:** every reply to a device is produced by the engine after
+//! the writes it depends on; workerd's output gate holds it until they are
+//! durable, so nothing is acknowledged before it is stored. A push of one
+//! device's changes to the user's other sockets leaves as soon as they are
+//! applied, before the write (`Engine::resume`): it acknowledges nothing.
 
 use super::sockets::Attachment;
 use super::UserStore;
@@ -103,7 +105,11 @@ impl UserStore {
                         .sync()
                         .await
                         .map_err(|e| Failure::from(ApiError::internal(e)))?;
-                    step = self.engine_step(|e| e.resume(now_ms, *pending))?;
+                    // Pushes to the user's other sockets go out as soon
+                    // as the changes are applied (before they are stored:
+                    // `Engine::resume`); the reply waits for the write.
+                    step =
+                        self.engine_step(|e| e.resume(now_ms, *pending, &mut |m| self.deliver(m)))?;
                 }
             }
         }

@@ -141,21 +141,44 @@ impl<S: Sql> Engine<S> {
             refused: 0,
             marker: None,
         };
-        if chunks.is_empty() {
+        // Nothing is applied before a marker is durable, so nothing is
+        // pushed early here: what a push would carry comes back in order.
+        let mut early = Vec::new();
+        let mut collect = |m: Vec<RepoMessage>| early.extend(m);
+        let step = if chunks.is_empty() {
             self.apply(&mut pending)?;
-            return self.finish(now, pending).map(Step::Done);
-        }
-        let suspect = self.crashes(&hash) > 0 || chunks.iter().any(|c| self.crashes(c) > 0);
-        if suspect {
+            self.finish(now, pending, &mut collect).map(Step::Done)?
+        } else if self.crashes(&hash) > 0 || chunks.iter().any(|c| self.crashes(c) > 0) {
             pending.plan = Plan::Split { next: 0 };
-            return self.mark_next_chunk(now, pending);
-        }
-        self.mark(now, &mut pending, hash)?;
-        Ok(Step::MakeDurable(Box::new(pending)))
+            self.mark_next_chunk(now, pending, &mut collect)?
+        } else {
+            self.mark(now, &mut pending, hash)?;
+            Step::MakeDurable(Box::new(pending))
+        };
+        Ok(match step {
+            Step::Done(mut out) => {
+                out.extend(early);
+                Step::Done(out)
+            }
+            marked => marked,
+        })
     }
 
-    /// Goes on with a message whose marker the caller made durable.
-    pub fn resume(&mut self, now: u64, mut pending: Pending) -> Result<Step, StoreError> {
+    /// Goes on with a message whose marker the caller made durable. Once
+    /// the changes are applied, what the user's other live peers are sent
+    /// of them goes to `push` at once, before the changes are stored: they
+    /// hold the sender's changes, not the server's acknowledgement (the
+    /// reply to the sender comes back in [`Step::Done`], after the store's
+    /// transaction, so workerd's output gate holds it until durable). A
+    /// push that outlives a failed write or a crash only gives another
+    /// device a change its sender still holds unacknowledged and sends
+    /// again; sync states that believe it sent are dropped with it.
+    pub fn resume(
+        &mut self,
+        now: u64,
+        mut pending: Pending,
+        push: &mut dyn FnMut(Vec<RepoMessage>),
+    ) -> Result<Step, StoreError> {
         if !self.load(&pending.id)? {
             let tick = self.tick;
             self.docs.insert(pending.id, Loaded::empty(tick));
@@ -163,7 +186,7 @@ impl<S: Sql> Engine<S> {
         match pending.plan {
             Plan::Whole => {
                 self.apply(&mut pending)?;
-                self.finish(now, pending).map(Step::Done)
+                self.finish(now, pending, push).map(Step::Done)
             }
             Plan::Split { next } => {
                 let chunk = pending.message.changes.iter().nth(next).map(<[u8]>::to_vec);
@@ -183,7 +206,7 @@ impl<S: Sql> Engine<S> {
                     }
                 }
                 pending.plan = Plan::Split { next: next + 1 };
-                self.mark_next_chunk(now, pending)
+                self.mark_next_chunk(now, pending, push)
             }
         }
     }
@@ -191,7 +214,12 @@ impl<S: Sql> Engine<S> {
     /// Marks the next change of a split message that has not crashed twice
     /// (skipping those); after the last one, applies the rest of the
     /// message (heads, need, have) and finishes.
-    fn mark_next_chunk(&mut self, now: u64, mut pending: Pending) -> Result<Step, StoreError> {
+    fn mark_next_chunk(
+        &mut self,
+        now: u64,
+        mut pending: Pending,
+        push: &mut dyn FnMut(Vec<RepoMessage>),
+    ) -> Result<Step, StoreError> {
         let Plan::Split { mut next } = pending.plan else {
             return Err(StoreError::Corrupt(pending.id));
         };
@@ -233,7 +261,7 @@ impl<S: Sql> Engine<S> {
         // The changes are in (or refused): what remains is the exchange.
         pending.message.changes = ChunkList::empty();
         self.apply(&mut pending)?;
-        self.finish(now, pending).map(Step::Done)
+        self.finish(now, pending, push).map(Step::Done)
     }
 
     /// Applies the message (or what remains of it) to the document and the
@@ -267,10 +295,17 @@ impl<S: Sql> Engine<S> {
         Ok(())
     }
 
-    /// Persistence and fan-out of an applied message: the document's new
-    /// changes and the peer's sync hint are stored with the marker cleared
-    /// and crashes forgiven, in one transaction; then the replies.
-    fn finish(&mut self, now: u64, pending: Pending) -> Result<Vec<RepoMessage>, StoreError> {
+    /// Fan-out and persistence of an applied message: the user's other
+    /// live peers are sent the new changes (`push`, before anything is
+    /// stored: see [`Engine::resume`]); the document's new changes and the
+    /// peer's sync hint are stored with the marker cleared and crashes
+    /// forgiven, in one transaction; then the reply to the sender.
+    fn finish(
+        &mut self,
+        now: u64,
+        pending: Pending,
+        push: &mut dyn FnMut(Vec<RepoMessage>),
+    ) -> Result<Vec<RepoMessage>, StoreError> {
         let Pending {
             peer,
             id,
@@ -279,7 +314,14 @@ impl<S: Sql> Engine<S> {
             marker,
             ..
         } = pending;
-        let changed = self.persist_applied(now, &peer, &id, marker, &forgive)?;
+        let loaded = self.docs.get(&id).ok_or(StoreError::Corrupt(id))?;
+        if loaded.doc.get_heads() != loaded.persisted_heads {
+            let pushes = self.fan_out(&peer, &id)?;
+            if !pushes.is_empty() {
+                push(pushes);
+            }
+        }
+        self.persist_applied(now, &peer, &id, marker, &forgive)?;
         let mut out = Vec::new();
         if refused > 0 {
             self.reset_state(&peer, &id)?;
@@ -294,9 +336,6 @@ impl<S: Sql> Engine<S> {
             });
         } else if let Some(reply) = self.generate(&peer, &id) {
             out.push(reply);
-        }
-        if changed {
-            out.extend(self.fan_out(&peer, &id)?);
         }
         Ok(out)
     }
