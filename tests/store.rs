@@ -342,10 +342,9 @@ impl OnFile {
                         return Ok(None);
                     }
                     let mut pushes = Vec::new();
-                    step = server.resume(now, *pending, &mut |m| pushes.extend(m))?;
-                    if let Step::Done(out) = &mut step {
-                        out.extend(pushes);
-                    }
+                    step = server
+                        .resume(now, *pending, &mut |m| pushes.extend(m))?
+                        .followed_by(pushes);
                 }
             }
         }

@@ -223,16 +223,14 @@ impl<S: Sql> Engine<S> {
         msg: RepoMessage,
     ) -> Result<Vec<RepoMessage>, StoreError> {
         let mut step = self.admit(now, peer, msg)?;
-        // Pushes come after the reply, as a caller sends them.
-        let mut pushes = Vec::new();
         loop {
             match step {
-                Step::Done(mut out) => {
-                    out.extend(pushes);
-                    return Ok(out);
-                }
+                Step::Done(out) => return Ok(out),
                 Step::MakeDurable(pending) => {
-                    step = self.resume(now, *pending, &mut |m| pushes.extend(m))?;
+                    let mut pushes = Vec::new();
+                    step = self
+                        .resume(now, *pending, &mut |m| pushes.extend(m))?
+                        .followed_by(pushes);
                 }
             }
         }

@@ -53,6 +53,20 @@ pub enum Step {
     MakeDurable(Box<Pending>),
 }
 
+impl Step {
+    /// This step with `pushes` after its messages, as a caller sends them
+    /// (a step that is not done yet is left as it is).
+    pub fn followed_by(self, pushes: Vec<RepoMessage>) -> Self {
+        match self {
+            Step::Done(mut out) => {
+                out.extend(pushes);
+                Step::Done(out)
+            }
+            marked => marked,
+        }
+    }
+}
+
 /// A message admitted and marked, waiting for its marker to be durable.
 pub struct Pending {
     peer: PeerId,
@@ -155,13 +169,7 @@ impl<S: Sql> Engine<S> {
             self.mark(now, &mut pending, hash)?;
             Step::MakeDurable(Box::new(pending))
         };
-        Ok(match step {
-            Step::Done(mut out) => {
-                out.extend(early);
-                Step::Done(out)
-            }
-            marked => marked,
-        })
+        Ok(step.followed_by(early))
     }
 
     /// Goes on with a message whose marker the caller made durable. Once
