@@ -213,12 +213,18 @@ async function floor() {
     const oneDurable = await echoLoop(`${f.url}?durable=1`, 1, RELAY);
     const c2 = f.cpuMs();
     const durable = await echoLoop(`${f.url}?durable=1`, USERS, CHANGES);
+    // A frame sent before the write that follows it, with and without a row
+    // made durable first (as a change is pushed to the other devices).
+    const relay = await echoLoop(`${f.url}?durable=relay`, 1, RELAY);
+    const sendThenWrite = await echoLoop(`${f.url}?durable=write`, 1, RELAY);
     return {
       frames201CpuMs,
       rttP50: one.p50,
       loop: { ...loop, cpuMs: c1b - c0 },
       durableRttP50: oneDurable.p50,
       durableLoop: { ...durable, cpuMs: f.cpuMs() - c2 },
+      relayRttP50: relay.p50,
+      sendThenWriteRttP50: sendThenWrite.p50,
     };
   } finally {
     await f.stop();
@@ -282,6 +288,7 @@ function table(results, fl) {
     lines.push('');
     lines.push(`Floor of our runtime (an echoing Durable Object under the same wrangler dev/workerd, no Automerge, SQL or auth): connect + ${DECKS + 1} frames answered: ${fmtMs(fl.frames201CpuMs)} workerd CPU; one round trip p50 ${fmtMs(fl.rttP50)}; ${USERS} sockets x ${CHANGES} round trips closed loop: ${fmtRate(fl.loop.perSec)}, p50 ${fmtMs(fl.loop.p50)}, ${fmtMs(fl.loop.cpuMs)} workerd CPU.`);
     lines.push(`Durable floor (each frame written as a change is: a row made durable with storage.sync(), then a transaction, then the answer): one round trip p50 ${fmtMs(fl.durableRttP50)}; ${USERS} x ${CHANGES} closed loop: ${fmtRate(fl.durableLoop.perSec)}, p50 ${fmtMs(fl.durableLoop.p50)}, ${fmtMs(fl.durableLoop.cpuMs)} workerd CPU.`);
+    lines.push(`Relay floor (the frame sent after the row is durable and before the transaction, as a change is pushed to the other devices): one round trip p50 ${fmtMs(fl.relayRttP50)}; sent just before one transaction, no row made durable first: p50 ${fmtMs(fl.sendThenWriteRttP50)}; the plain round trip above is the same frame with no write.`);
   }
   return lines.join('\n');
 }

@@ -3,11 +3,15 @@
 // `?durable=1` each frame is first written as our store writes a change:
 // a row, made durable (`storage.sync()`, as before an apply), then a
 // second row in a transaction: the floor of a durable acknowledgement.
+// `?durable=relay` sends the frame between the two, as a change is pushed
+// to the user's other devices (the floor of W3's relay); `?durable=write`
+// sends it, then writes one transaction (no row made durable first): what
+// a send issued just before a write costs.
 import { DurableObject } from 'cloudflare:workers';
 
 export class Floor extends DurableObject {
   async fetch(request) {
-    const durable = new URL(request.url).searchParams.get('durable') === '1';
+    const durable = new URL(request.url).searchParams.get('durable');
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({ durable });
@@ -16,16 +20,22 @@ export class Floor extends DurableObject {
   }
 
   async webSocketMessage(ws, message) {
-    if (ws.deserializeAttachment()?.durable) {
-      const sql = this.ctx.storage.sql;
+    const durable = ws.deserializeAttachment()?.durable;
+    if (!durable) {
+      ws.send(message);
+      return;
+    }
+    const sql = this.ctx.storage.sql;
+    if (durable !== 'write') {
       sql.exec('INSERT INTO frames (bytes) VALUES (?)', message);
       await this.ctx.storage.sync();
-      this.ctx.storage.transactionSync(() => {
-        sql.exec('INSERT INTO frames (bytes) VALUES (?)', message);
-        sql.exec('DELETE FROM frames WHERE n < (SELECT MAX(n) FROM frames) - 8');
-      });
     }
-    ws.send(message);
+    if (durable !== '1') ws.send(message);
+    this.ctx.storage.transactionSync(() => {
+      sql.exec('INSERT INTO frames (bytes) VALUES (?)', message);
+      sql.exec('DELETE FROM frames WHERE n < (SELECT MAX(n) FROM frames) - 8');
+    });
+    if (durable === '1') ws.send(message);
   }
 }
 
