@@ -39,7 +39,7 @@ function client(script, args) {
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`${script} ${args[0]} exited ${code}: ${err.slice(-2000)}`));
+      if (code !== 0) reject(new Error(`${script} ${args[0]} exited ${code}: ${err.slice(-8000)}`));
       else resolve(JSON.parse(out.trim().split('\n').pop()));
     });
   });
